@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS study_memo_card_progress;

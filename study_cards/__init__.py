@@ -1,0 +1,1 @@
+"""Study memo cards: the Python side (schema command, local Postgres, demo). The rules live in SQL."""

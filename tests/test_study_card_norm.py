@@ -1,0 +1,43 @@
+"""migrations/0002_study_card_norm.sql: the text normaliser, the same under any locale."""
+
+import pytest
+
+CASES = [
+    # (input, expected)
+    ("제2정규형", "제2정규형"),                                  # Korean kept intact
+    ("제 2 정규형", "제2정규형"),                                # spacing
+    ("제2\t정규형\n", "제2정규형"),                              # tabs and newlines
+    ("ＡＣＩＤ　성질", "acid성질"),                               # full-width Latin and ideographic space
+    ("１２３４５", "12345"),                                     # full-width digits
+    ("ㄱㄴㄷ", "\u1100\u1102\u1103"),                            # compatibility jamo -> conjoining jamo (NFKC)
+    ("Transaction ISOLATION Level", "transactionisolationlevel"),  # case
+    ("SQL: SELECT * FROM t;", "sqlselectfromt"),                 # punctuation and symbols
+    ("「트랜잭션」의 원자성(Atomicity)", "트랜잭션의원자성atomicity"),  # CJK brackets, parentheses
+    ("10,000건", "10000건"),                                     # thousands separator
+    ("3.5%", "35"),                                              # decimal point and percent sign
+    ("TCP/IP 4계층", "tcpip4계층"),                              # slash
+    ("“인용”과 '따옴표'", "인용과따옴표"),                        # curly and straight quotes
+    ("…정말?!", "정말"),                                         # ellipsis and marks
+    ("㎞와 ㎏", "km와kg"),                                       # compatibility unit squares
+    ("Ⅳ장", "iv장"),                                            # roman numeral compatibility form
+    ("데이터베이스 🙂 정규화", "데이터베이스정규화"),              # emoji
+    ("Ｃ＋＋ vs C++", "cvsc"),                                   # full-width symbols
+    ("", ""),                                                    # empty stays empty
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), CASES)
+def test_study_card_norm(db, text, expected):
+    assert db.execute("SELECT study_card_norm(%s)", (text,)).fetchone()[0] == expected
+
+
+def test_study_card_norm_is_null_for_null(db):
+    assert db.execute("SELECT study_card_norm(NULL)").fetchone()[0] is None
+
+
+@pytest.mark.parametrize("collation", ["C", "POSIX", "C.utf8", "ucs_basic"])
+def test_study_card_norm_does_not_depend_on_the_collation(db, collation):
+    text = "ＡＣＩＤ 트랜잭션: 원자성(Atomicity) 10,000건"
+    plain = db.execute("SELECT study_card_norm(%s)", (text,)).fetchone()[0]
+    collated = db.execute(f'SELECT study_card_norm(%s COLLATE "{collation}")', (text,)).fetchone()[0]
+    assert collated == plain == "acid트랜잭션원자성atomicity10000건"
