@@ -2,9 +2,118 @@ CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;
 
 CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA public;
 
+CREATE TABLE public.study_memo_card_jobs (
+    id bigint NOT NULL,
+    user_id bigint NOT NULL,
+    source_kind character varying(40) NOT NULL,
+    source_id bigint NOT NULL,
+    source_version timestamp with time zone,
+    kind character varying(40) NOT NULL,
+    status character varying(20) DEFAULT 'pending'::character varying NOT NULL,
+    attempts smallint DEFAULT 0 NOT NULL,
+    max_attempts smallint DEFAULT 2 NOT NULL,
+    error_code character varying(40),
+    error_message text,
+    payload jsonb,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    started_at timestamp with time zone,
+    completed_at timestamp with time zone,
+    priority smallint DEFAULT 0 NOT NULL,
+    run_after timestamp with time zone DEFAULT now() NOT NULL,
+    locked_by text,
+    lease_expires_at timestamp with time zone,
+    CONSTRAINT study_memo_card_jobs_lease_check CHECK ((((status)::text = 'processing'::text) = ((locked_by IS NOT NULL) AND (lease_expires_at IS NOT NULL)))),
+    CONSTRAINT study_memo_card_jobs_status_check CHECK (((status)::text = ANY ((ARRAY['pending'::character varying, 'processing'::character varying, 'completed'::character varying, 'failed'::character varying, 'skipped'::character varying])::text[])))
+);
+
+CREATE FUNCTION public.study_card_held_job(p_job_id bigint, p_worker text) RETURNS public.study_memo_card_jobs
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    v_job study_memo_card_jobs;
+BEGIN
+    SELECT * INTO v_job FROM study_memo_card_jobs WHERE id = p_job_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'study card job % does not exist', p_job_id
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF v_job.status <> 'processing' OR v_job.locked_by IS DISTINCT FROM p_worker THEN
+        RAISE EXCEPTION 'study card job % is not held by worker %', p_job_id, p_worker
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('status %s, locked by %s', v_job.status, coalesce(v_job.locked_by, 'nobody'));
+    END IF;
+    RETURN v_job;
+END
+$$;
+
 CREATE FUNCTION public.study_card_norm(p_text text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     RETURN regexp_replace(lower((NORMALIZE(p_text, NFKC) COLLATE "C")), '[^0-9a-z\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u024F\u0370-\u03FF\u0400-\u04FF\u1100-\u11FF\u3040-\u30FF\u3131-\u318E\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7A3]'::text, ''::text, 'g'::text);
+
+CREATE FUNCTION public.study_card_source(p_kind text, p_id bigint) RETURNS TABLE(user_id bigint, topic_id bigint, version timestamp with time zone, ready boolean)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT q.user_id, q.topic_id, q.ai_explanation_generated_at,
+           q.ai_explanation_generated_at IS NOT NULL AND btrim(coalesce(q.ai_explanation, '')) <> ''
+      FROM study_questions q
+     WHERE p_kind = 'question' AND q.id = p_id AND q.deleted_at IS NULL
+    UNION ALL
+    SELECT n.user_id, n.topic_id, n.updated_at, btrim(n.body) <> ''
+      FROM study_subject_notes n
+     WHERE p_kind = 'subject_note' AND n.id = p_id AND n.deleted_at IS NULL
+    UNION ALL
+    SELECT d.user_id, NULL::bigint, d.updated_at,
+           EXISTS (SELECT FROM document_chunks c WHERE c.document_id = d.id AND btrim(c.content) <> '')
+      FROM documents d
+     WHERE p_kind = 'document' AND d.id = p_id AND d.deleted_at IS NULL
+$$;
+
+CREATE FUNCTION public.study_card_source_problem(p_kind text, p_id bigint, p_version timestamp with time zone) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT CASE
+        WHEN s.user_id IS NULL THEN 'source_deleted'
+        WHEN s.version IS NOT NULL AND s.version IS DISTINCT FROM p_version THEN 'stale_version'
+        WHEN NOT s.ready OR s.version IS NULL THEN 'no_ready_explanation'
+    END
+      FROM (SELECT 1) AS one
+      LEFT JOIN study_card_source(p_kind, p_id) AS s ON true
+$$;
+
+CREATE FUNCTION public.study_card_source_text(p_kind text, p_id bigint) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT CASE p_kind
+        WHEN 'question' THEN (
+            SELECT concat_ws(E'\n', q.stem,
+                CASE jsonb_typeof(q.choices)
+                    WHEN 'array' THEN (SELECT string_agg(c.value, E'\n' ORDER BY c.ord)
+                                         FROM jsonb_array_elements_text(q.choices) WITH ORDINALITY AS c(value, ord))
+                    WHEN 'object' THEN (SELECT string_agg(c.key || '. ' || c.value, E'\n' ORDER BY c.key)
+                                          FROM jsonb_each_text(q.choices) AS c)
+                    ELSE q.choices #>> '{}'
+                END,
+                q.answer, q.ai_explanation)
+              FROM study_questions q
+             WHERE q.id = p_id AND q.deleted_at IS NULL)
+        WHEN 'subject_note' THEN (
+            SELECT concat_ws(E'\n', n.title, n.body)
+              FROM study_subject_notes n
+             WHERE n.id = p_id AND n.deleted_at IS NULL)
+        WHEN 'document_chunk' THEN (
+            SELECT c.content
+              FROM document_chunks c JOIN documents d ON d.id = c.document_id
+             WHERE c.id = p_id AND d.deleted_at IS NULL)
+        WHEN 'document' THEN (
+            SELECT string_agg(c.content, E'\n' ORDER BY c.ord, c.id)
+              FROM documents d JOIN document_chunks c ON c.document_id = d.id
+             WHERE d.id = p_id AND d.deleted_at IS NULL)
+    END
+$$;
 
 CREATE TABLE public.document_chunks (
     id bigint NOT NULL,
@@ -57,30 +166,6 @@ CREATE SEQUENCE public.study_memo_card_evidence_id_seq
     CACHE 1;
 
 ALTER SEQUENCE public.study_memo_card_evidence_id_seq OWNED BY public.study_memo_card_evidence.id;
-
-CREATE TABLE public.study_memo_card_jobs (
-    id bigint NOT NULL,
-    user_id bigint NOT NULL,
-    source_kind character varying(40) NOT NULL,
-    source_id bigint NOT NULL,
-    source_version timestamp with time zone,
-    kind character varying(40) NOT NULL,
-    status character varying(20) DEFAULT 'pending'::character varying NOT NULL,
-    attempts smallint DEFAULT 0 NOT NULL,
-    max_attempts smallint DEFAULT 2 NOT NULL,
-    error_code character varying(40),
-    error_message text,
-    payload jsonb,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    started_at timestamp with time zone,
-    completed_at timestamp with time zone,
-    priority smallint DEFAULT 0 NOT NULL,
-    run_after timestamp with time zone DEFAULT now() NOT NULL,
-    locked_by text,
-    lease_expires_at timestamp with time zone,
-    CONSTRAINT study_memo_card_jobs_lease_check CHECK ((((status)::text = 'processing'::text) = ((locked_by IS NOT NULL) AND (lease_expires_at IS NOT NULL)))),
-    CONSTRAINT study_memo_card_jobs_status_check CHECK (((status)::text = ANY ((ARRAY['pending'::character varying, 'processing'::character varying, 'completed'::character varying, 'failed'::character varying, 'skipped'::character varying])::text[])))
-);
 
 CREATE SEQUENCE public.study_memo_card_jobs_id_seq
     START WITH 1
@@ -375,3 +460,11 @@ ALTER TABLE ONLY public.study_subject_notes
 
 ALTER TABLE ONLY public.study_topics
     ADD CONSTRAINT study_topics_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+REVOKE ALL ON FUNCTION public.study_card_held_job(p_job_id bigint, p_worker text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_source(p_kind text, p_id bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_source_problem(p_kind text, p_id bigint, p_version timestamp with time zone) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_source_text(p_kind text, p_id bigint) FROM PUBLIC;
