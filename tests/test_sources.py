@@ -62,14 +62,15 @@ def test_source_problem(host):
 
 
 def test_held_job_refuses_whoever_does_not_hold_it(host):
-    host.execute("""
-        INSERT INTO study_memo_card_jobs (id, user_id, source_kind, source_id, source_version, kind,
+    held, pending = (row[0] for row in host.execute("""
+        INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind,
                                           status, locked_by, lease_expires_at)
-        VALUES (1, 1, 'question', 1, '2026-01-01 00:00+00', 'card_extract', 'processing', 'w1', now() - interval '1 hour'),
-               (2, 1, 'question', 3, '2026-01-01 00:00+00', 'card_extract', 'pending', NULL, NULL)
-    """)
+        VALUES (1, 'subject_note', 1, '2026-01-02 00:00+00', 'held_job_test', 'processing', 'w1', now() - interval '1 hour'),
+               (1, 'subject_note', 1, '2026-01-02 00:00+00', 'held_job_test_2', 'pending', NULL, NULL)
+        RETURNING id
+    """).fetchall())
     # an expired lease nobody took over still counts as held
-    assert host.execute("SELECT (study_card_held_job(1, 'w1')).id").fetchone()[0] == 1
-    for job_id, worker in [(1, "w2"), (2, "w1"), (99, "w1")]:
+    assert host.execute("SELECT (study_card_held_job(%s, 'w1')).id", (held,)).fetchone()[0] == held
+    for job_id, worker in [(held, "w2"), (pending, "w1"), (-1, "w1")]:
         with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
             host.execute("SELECT study_card_held_job(%s, %s)", (job_id, worker))

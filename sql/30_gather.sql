@@ -1,0 +1,243 @@
+-- Gather: the evidence an LLM reads for one job. S1 is the job's own source; S2… are
+-- the owner's most related document chunks and subject notes, found by pgvector
+-- (cosine distance, HNSW) and pg_trgm (word similarity, GIN), fused by reciprocal
+-- rank. The handles are recorded on the job; commit_cards accepts evidence only for
+-- recorded handles. The indexes are migration 0010's.
+
+-- study_card_source_embedding(kind, id) -> vector: the default query of gather, the
+-- source's own stored embedding: a question's or a note's embedding column; for a
+-- document (which has none) the average of its chunks' embeddings. NULL when there is
+-- none (gather then ranks by trigram similarity alone).
+CREATE OR REPLACE FUNCTION study_card_source_embedding(p_kind text, p_id bigint)
+RETURNS vector
+LANGUAGE sql STABLE
+SET search_path = public, pg_temp
+AS $$
+    SELECT CASE p_kind
+        WHEN 'question' THEN (SELECT q.embedding FROM study_questions q WHERE q.id = p_id)
+        WHEN 'subject_note' THEN (SELECT n.embedding FROM study_subject_notes n WHERE n.id = p_id)
+        WHEN 'document' THEN (SELECT avg(c.embedding) FROM document_chunks c WHERE c.document_id = p_id)
+    END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_source_embedding(text, bigint) FROM PUBLIC;
+
+-- study_card_source_query(kind, id) -> text: what trigram search looks for, a short
+-- text naming the source's subject (word similarity rewards a chunk that contains the
+-- words of a short query): a question's stem; a note's title; a document's title;
+-- the first 200 characters of the body when the title is blank. NULL for a missing row.
+CREATE OR REPLACE FUNCTION study_card_source_query(p_kind text, p_id bigint)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = public, pg_temp
+AS $$
+    SELECT CASE p_kind
+        WHEN 'question' THEN (SELECT q.stem FROM study_questions q WHERE q.id = p_id)
+        WHEN 'subject_note' THEN (SELECT coalesce(nullif(btrim(n.title), ''), left(n.body, 200))
+                                    FROM study_subject_notes n WHERE n.id = p_id)
+        WHEN 'document' THEN (SELECT coalesce(nullif(btrim(d.title), ''),
+                                              (SELECT left(c.content, 200) FROM document_chunks c
+                                                WHERE c.document_id = d.id ORDER BY c.ord, c.id LIMIT 1))
+                                FROM documents d WHERE d.id = p_id)
+    END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_source_query(text, bigint) FROM PUBLIC;
+
+-- study_card_source_title(kind, id) -> text: the label shown with a gathered source:
+-- a question's topic name, a note's title, a document's title (also for its chunks).
+CREATE OR REPLACE FUNCTION study_card_source_title(p_kind text, p_id bigint)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = public, pg_temp
+AS $$
+    SELECT CASE p_kind
+        WHEN 'question' THEN (SELECT t.name FROM study_questions q JOIN study_topics t ON t.id = q.topic_id
+                               WHERE q.id = p_id)
+        WHEN 'subject_note' THEN (SELECT n.title FROM study_subject_notes n WHERE n.id = p_id)
+        WHEN 'document' THEN (SELECT d.title FROM documents d WHERE d.id = p_id)
+        WHEN 'document_chunk' THEN (SELECT d.title FROM document_chunks c JOIN documents d ON d.id = c.document_id
+                                     WHERE c.id = p_id)
+    END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_source_title(text, bigint) FROM PUBLIC;
+
+-- study_card_related_by_vector(user_id, query, limit, skip_kind, skip_id)
+-- -> (source_kind, source_id, rank): the user's chunks (of documents not deleted) and
+-- notes (not deleted) with an embedding and a non-blank text, nearest to query by
+-- cosine distance first, at most limit rows, rank 1…limit. skip_kind/skip_id leave out
+-- the job's own source ('document': all its chunks; 'subject_note': that note); pass
+-- them non-NULL. Each branch is an ORDER BY distance LIMIT that the HNSW indexes serve.
+-- Plain SQL without SET or SECURITY DEFINER so the planner inlines it into the caller
+-- (EXPLAIN then shows the index scans); called by study_card_gather only.
+CREATE OR REPLACE FUNCTION study_card_related_by_vector(
+    p_user_id bigint, p_query vector, p_limit integer, p_skip_kind text, p_skip_id bigint)
+RETURNS TABLE (source_kind text, source_id bigint, rank bigint)
+LANGUAGE sql STABLE
+AS $$
+    SELECT hit.kind, hit.id, row_number() OVER (ORDER BY hit.distance, hit.kind, hit.id)
+      FROM ((SELECT 'document_chunk'::text AS kind, c.id, c.embedding <=> p_query AS distance
+               FROM document_chunks c JOIN documents d ON d.id = c.document_id
+              WHERE d.user_id = p_user_id AND d.deleted_at IS NULL AND c.embedding IS NOT NULL
+                AND btrim(c.content) <> '' AND (p_skip_kind <> 'document' OR d.id <> p_skip_id)
+              ORDER BY c.embedding <=> p_query
+              LIMIT p_limit)
+            UNION ALL
+            (SELECT 'subject_note'::text, n.id, n.embedding <=> p_query
+               FROM study_subject_notes n
+              WHERE n.user_id = p_user_id AND n.deleted_at IS NULL AND n.embedding IS NOT NULL
+                AND btrim(n.body) <> '' AND (p_skip_kind <> 'subject_note' OR n.id <> p_skip_id)
+              ORDER BY n.embedding <=> p_query
+              LIMIT p_limit)) AS hit
+     ORDER BY hit.distance, hit.kind, hit.id
+     LIMIT p_limit
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_related_by_vector(bigint, vector, integer, text, bigint) FROM PUBLIC;
+
+-- study_card_related_by_text(user_id, query, limit, skip_kind, skip_id)
+-- -> (source_kind, source_id, rank): like study_card_related_by_vector, ranked by
+-- pg_trgm word_similarity(query, chunk content / note body), highest first, among the
+-- rows that pass `query <% text` (pg_trgm.word_similarity_threshold; study_card_gather
+-- sets 0.2: Korean particles glued to words cost trigrams, so a related chunk often
+-- scores only 0.2 to 0.3), which the GIN trigram indexes serve. Inlined like the
+-- vector search.
+CREATE OR REPLACE FUNCTION study_card_related_by_text(
+    p_user_id bigint, p_query text, p_limit integer, p_skip_kind text, p_skip_id bigint)
+RETURNS TABLE (source_kind text, source_id bigint, rank bigint)
+LANGUAGE sql STABLE
+AS $$
+    WITH chunk_matches AS MATERIALIZED (  -- one GIN scan, then the owner filter
+        SELECT c.id, c.document_id, word_similarity(p_query, c.content) AS similarity
+          FROM document_chunks c
+         WHERE p_query <% c.content AND btrim(c.content) <> '')
+    SELECT hit.kind, hit.id, row_number() OVER (ORDER BY hit.similarity DESC, hit.kind, hit.id)
+      FROM ((SELECT 'document_chunk'::text AS kind, m.id, m.similarity
+               FROM chunk_matches m JOIN documents d ON d.id = m.document_id
+              WHERE d.user_id = p_user_id AND d.deleted_at IS NULL
+                AND (p_skip_kind <> 'document' OR d.id <> p_skip_id)
+              ORDER BY m.similarity DESC, m.id
+              LIMIT p_limit)
+            UNION ALL
+            (SELECT 'subject_note'::text, n.id, word_similarity(p_query, n.body)
+               FROM study_subject_notes n
+              WHERE p_query <% n.body AND n.user_id = p_user_id AND n.deleted_at IS NULL
+                AND btrim(n.body) <> '' AND (p_skip_kind <> 'subject_note' OR n.id <> p_skip_id)
+              ORDER BY 3 DESC, n.id
+              LIMIT p_limit)) AS hit
+     ORDER BY hit.similarity DESC, hit.kind, hit.id
+     LIMIT p_limit
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_related_by_text(bigint, text, integer, text, bigint) FROM PUBLIC;
+
+-- study_card_gather(job_id, k default 6, query_embedding default NULL)
+-- -> (handle, source_kind, source_id, title, body, score), handle order:
+--   S1      the job's own source: kind question, subject_note or document (a document
+--           is S1 as a whole: body = all its chunks in order, and evidence quoting it
+--           is stored with source_kind 'document'); score NULL;
+--   S2…     up to k of the job owner's document chunks (source_kind 'document_chunk')
+--           and subject notes, best first by reciprocal-rank fusion
+--           (score = sum over the two rankings of 1 / (60 + rank)) of cosine distance
+--           to query_embedding (default: study_card_source_embedding; skipped when
+--           NULL) and trigram word similarity to study_card_source_query. Never
+--           another user's rows, deleted notes or chunks of deleted documents, nor the
+--           source itself (for a document job none of its own chunks).
+-- body is study_card_source_text, exactly what evidence quotes are checked against.
+-- Records the handles on the job, payload->'handles' = {"S1": {"kind", "id"}, …},
+-- replacing those of an earlier call.
+-- Errors: SQLSTATE 55000 when the job does not exist, is not processing, or its source
+-- is gone; 22023 when k is not between 0 and 50; pgvector's error when query_embedding
+-- has another dimension than the stored embeddings (1024).
+-- SECURITY DEFINER: the worker role reads no table itself.
+-- Planner settings, for this function only: seq scans off, because the planner prices
+-- a distance as one cheap operator on a 4 KB vector that lives in TOAST, so at 10,000
+-- chunks it prefers a seq scan that is 10 times slower than the HNSW index (measured:
+-- 55 ms against 4 ms); both searches have their indexes to use instead (a document
+-- job's lookups by document_id, which a baseline host does not index, still scan:
+-- 64 ms at 100,000 chunks, for a job that runs on request only). Planned afresh on
+-- every call (plan_cache_mode), since the owner's share of the rows and the query text
+-- decide the plan and a cached generic plan would see neither.
+CREATE OR REPLACE FUNCTION study_card_gather(p_job_id bigint, p_k integer DEFAULT 6, p_query_embedding vector DEFAULT NULL)
+RETURNS TABLE (handle text, source_kind text, source_id bigint, title text, body text, score double precision)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = public, pg_temp
+SET enable_seqscan = off
+SET plan_cache_mode = force_custom_plan
+SET pg_trgm.word_similarity_threshold = 0.2
+AS $$
+DECLARE
+    v_job study_memo_card_jobs;
+    v_pool integer;  -- candidates taken from each ranking before fusion
+    v_query vector;
+    v_ef_search text;
+    v_iterative_scan text;
+    v_related jsonb;
+    v_handles jsonb;
+BEGIN
+    IF p_k IS NULL OR p_k NOT BETWEEN 0 AND 50 THEN
+        RAISE EXCEPTION 'k must be between 0 and 50, not %', p_k USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT * INTO v_job FROM study_memo_card_jobs j WHERE j.id = p_job_id;
+    IF NOT FOUND OR v_job.status <> 'processing' THEN
+        RAISE EXCEPTION 'study card job % is not being processed', p_job_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('status %s', coalesce(v_job.status, 'missing'));
+    END IF;
+    IF NOT EXISTS (SELECT FROM study_card_source(v_job.source_kind, v_job.source_id)) THEN
+        RAISE EXCEPTION 'the source of study card job % (% %) is gone', p_job_id, v_job.source_kind, v_job.source_id
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    v_pool := greatest(20, p_k * 4);
+    v_query := coalesce(p_query_embedding, study_card_source_embedding(v_job.source_kind, v_job.source_id));
+
+    -- HNSW returns hnsw.ef_search candidates before the user filter; let it look far
+    -- enough for the pool, and with pgvector >= 0.8 keep scanning until the filter is
+    -- satisfied (iterative scan). Both are restored before returning. The vector cast
+    -- loads pgvector, so its settings are known to current_setting.
+    PERFORM '[0]'::vector;
+    v_ef_search := current_setting('hnsw.ef_search', true);
+    v_iterative_scan := current_setting('hnsw.iterative_scan', true);
+    IF v_ef_search IS NOT NULL THEN
+        PERFORM set_config('hnsw.ef_search', greatest(v_pool, v_ef_search::integer)::text, true);
+    END IF;
+    IF v_iterative_scan IS NOT NULL THEN
+        PERFORM set_config('hnsw.iterative_scan', 'relaxed_order', true);
+    END IF;
+
+    SELECT coalesce(jsonb_agg(jsonb_build_object('kind', f.kind, 'id', f.id, 'score', f.score)
+                              ORDER BY f.score DESC, f.kind, f.id), '[]')
+      INTO v_related
+      FROM (SELECT hit.source_kind AS kind, hit.source_id AS id, sum(1.0 / (60 + hit.rank))::double precision AS score
+              FROM (SELECT * FROM study_card_related_by_vector(v_job.user_id, v_query, v_pool,
+                                                               v_job.source_kind, v_job.source_id)
+                     WHERE v_query IS NOT NULL
+                    UNION ALL
+                    SELECT * FROM study_card_related_by_text(v_job.user_id,
+                                                             study_card_source_query(v_job.source_kind, v_job.source_id),
+                                                             v_pool, v_job.source_kind, v_job.source_id)) AS hit
+             GROUP BY hit.source_kind, hit.source_id
+             ORDER BY 3 DESC, 1, 2
+             LIMIT p_k) AS f;
+
+    IF v_ef_search IS NOT NULL THEN
+        PERFORM set_config('hnsw.ef_search', v_ef_search, true);
+    END IF;
+    IF v_iterative_scan IS NOT NULL THEN
+        PERFORM set_config('hnsw.iterative_scan', v_iterative_scan, true);
+    END IF;
+
+    v_related := jsonb_build_array(jsonb_build_object('kind', v_job.source_kind, 'id', v_job.source_id)) || v_related;
+    SELECT jsonb_object_agg('S' || r.ord, jsonb_build_object('kind', r.value ->> 'kind', 'id', (r.value ->> 'id')::bigint))
+      INTO v_handles
+      FROM jsonb_array_elements(v_related) WITH ORDINALITY AS r(value, ord);
+    UPDATE study_memo_card_jobs j
+       SET payload = coalesce(j.payload, '{}') || jsonb_build_object('handles', v_handles)
+     WHERE j.id = p_job_id;
+
+    RETURN QUERY
+        SELECT 'S' || r.ord, r.value ->> 'kind', (r.value ->> 'id')::bigint,
+               study_card_source_title(r.value ->> 'kind', (r.value ->> 'id')::bigint),
+               study_card_source_text(r.value ->> 'kind', (r.value ->> 'id')::bigint),
+               (r.value ->> 'score')::double precision
+          FROM jsonb_array_elements(v_related) WITH ORDINALITY AS r(value, ord)
+         ORDER BY r.ord;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_gather(bigint, integer, vector) FROM PUBLIC;

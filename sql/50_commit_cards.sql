@@ -1,0 +1,229 @@
+-- commit_cards(): the one way cards get written. The worker hands over the LLM's result
+-- untouched; everything that decides what is kept happens here, in one transaction.
+
+-- study_card_review_reason(needs_review) -> the reason the LLM flagged the explanation,
+-- or NULL when it did not. Accepted: absent (SQL NULL), JSON null, false, or an object
+-- whose "reason" is a non-empty string of at most 1000 characters. Anything else raises
+-- SQLSTATE 22023 (invalid_parameter_value): a review flag is a claim about the
+-- explanation and is not guessed at, so the result is refused like a wrong shape.
+CREATE OR REPLACE FUNCTION study_card_review_reason(p_needs_review jsonb)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = public, pg_temp
+AS $$
+BEGIN
+    IF p_needs_review IS NULL OR p_needs_review IN ('null', 'false') THEN
+        RETURN NULL;
+    END IF;
+    IF jsonb_typeof(p_needs_review) = 'object'
+       AND jsonb_typeof(p_needs_review -> 'reason') = 'string'
+       AND btrim(p_needs_review ->> 'reason') <> ''
+       AND char_length(p_needs_review ->> 'reason') <= 1000 THEN
+        RETURN btrim(p_needs_review ->> 'reason');
+    END IF;
+    RAISE EXCEPTION 'needs_review must be null or {"reason": "…"} with a reason of 1 to 1000 characters'
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = format('got %s', left(p_needs_review::text, 200));
+END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_review_reason(jsonb) FROM PUBLIC;
+
+-- study_card_close_job(job_id, status, error_code, error_message, kept, retired, dropped)
+-- -> the report. Closes a held job (status completed or skipped, completed_at now, the
+-- lease cleared), stores the report in payload->'report' next to what is there
+-- (payload->'handles' stays) and returns it:
+--   {"job_id", "status", "error_code", "kept": [ids], "retired": [ids],
+--    "dropped": [{"index", "reason", "detail"}]}
+-- Called by commit_cards only, inside its transaction, on the row it has locked.
+CREATE OR REPLACE FUNCTION study_card_close_job(
+    p_job_id bigint, p_status text, p_error_code text, p_error_message text,
+    p_kept bigint[], p_retired bigint[], p_dropped jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_report jsonb := jsonb_build_object(
+        'job_id', p_job_id, 'status', p_status, 'error_code', p_error_code,
+        'kept', to_jsonb(p_kept), 'retired', to_jsonb(p_retired), 'dropped', p_dropped);
+BEGIN
+    UPDATE study_memo_card_jobs
+       SET status = p_status, error_code = p_error_code, error_message = p_error_message,
+           completed_at = now(), locked_by = NULL, lease_expires_at = NULL,
+           payload = coalesce(payload, '{}') || jsonb_build_object('report', v_report)
+     WHERE id = p_job_id;
+    RETURN v_report;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_close_job(bigint, text, text, text, bigint[], bigint[], jsonb) FROM PUBLIC;
+
+-- commit_cards(job_id, worker, result) -> the report (see study_card_close_job).
+-- result is the LLM's JSON object as produced: {"cards": [...], "needs_review": null |
+-- {"reason": "…"}}; each card {"type": "qa", "cue", "answer", "evidence": [...]} or
+-- {"type": "cloze", "text", "evidence": [...]}, evidence items {"source": "S1", "quote"}
+-- citing the handles study_card_gather recorded on the job.
+-- In one transaction:
+--  1. the job must be held by worker (study_card_held_job: status processing and
+--     locked_by = worker; an expired lease nobody took over still counts), else SQLSTATE
+--     55000 and nothing is written (so a second call for the same job fails too);
+--     result must be an object with a "cards" array and a valid needs_review
+--     (study_card_review_reason), else SQLSTATE 22023 (the worker records parse_fail);
+--  2. when the source is gone or has moved on (study_card_source_problem), the job is
+--     closed skipped with that error_code (stale_version, source_deleted,
+--     no_ready_explanation) and nothing else is written;
+--  3. each card, by its 0-based index, is dropped with the first guard it fails:
+--     invalid_shape (also every card past the 20th: never truncated silently),
+--     evidence_missing, evidence_foreign, evidence_not_found, quantity_unsupported,
+--     cue_leaks_answer, cloze_malformed, cloze_leaks_answer (study_card_check), then
+--     duplicate_in_batch (same norm_key as an earlier card of this result that passed
+--     the guards above; detail names its index), duplicate (an active card of the same
+--     user from another source; detail names its id), user_deleted (the user deleted a
+--     card with this norm_key; detail names its id);
+--  4. supersede: the active cards of this source (made by earlier jobs, whatever their
+--     version) whose norm_key a surviving card reproduces are kept: same id, so their
+--     progress rows stay; text, source_version and job_id move to this job, evidence is
+--     replaced. The other active cards of the source are retired (deleted_at,
+--     retired_reason 'superseded', superseded_by_job). The remaining survivors are
+--     inserted with their evidence;
+--  5. the job is closed completed, with error_code all_dropped when no card survived;
+--     for a question, needs_review (or all_dropped) sets study_questions.needs_review,
+--     needs_review_reason (the LLM's reason, else 'all_dropped') and needs_review_at.
+--     Notes and documents have no review flag: their needs_review is only validated.
+-- Commits of one user are serialised (an advisory lock per user), so two sources
+-- committing the same card at once cannot both pass the duplicate guard; the unique
+-- index study_memo_cards_active_norm_key_uniq stays the last line of defence.
+CREATE OR REPLACE FUNCTION commit_cards(p_job_id bigint, p_worker text, p_result jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    c_max_cards constant integer := 20;
+    v_job study_memo_card_jobs;
+    v_review_reason text;
+    v_problem text;
+    v_handles jsonb;
+    v_card jsonb;
+    v_index integer;
+    v_reason text;
+    v_detail text;
+    v_key text;
+    v_other record;
+    v_passed jsonb := '{}';      -- norm_key -> index of the first card that passed study_card_check
+    v_survivors jsonb := '[]';   -- [{"index", "key", "card"}] in result order
+    v_dropped jsonb := '[]';
+    v_card_id bigint;
+    v_kept bigint[] := '{}';
+    v_retired bigint[];
+BEGIN
+    v_job := study_card_held_job(p_job_id, p_worker);
+    IF jsonb_typeof(p_result) IS DISTINCT FROM 'object' OR jsonb_typeof(p_result -> 'cards') IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'the result must be a JSON object {"cards": [...]}'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('got %s', coalesce(left(p_result::text, 200), 'SQL NULL'));
+    END IF;
+    v_review_reason := study_card_review_reason(p_result -> 'needs_review');
+
+    v_problem := study_card_source_problem(v_job.source_kind, v_job.source_id, v_job.source_version);
+    IF v_problem IS NOT NULL THEN
+        RETURN study_card_close_job(v_job.id, 'skipped', v_problem,
+                                    format('the source is %s', replace(v_problem, '_', ' ')), '{}', '{}', '[]');
+    END IF;
+
+    PERFORM pg_advisory_xact_lock(hashtextextended('study_card_commit user ' || v_job.user_id, 0));
+    v_handles := coalesce(v_job.payload -> 'handles', '{}');
+
+    FOR v_card, v_index IN
+        SELECT c.value, c.ord - 1 FROM jsonb_array_elements(p_result -> 'cards') WITH ORDINALITY AS c(value, ord)
+    LOOP
+        IF v_index >= c_max_cards THEN
+            v_reason := 'invalid_shape';
+            v_detail := format('card %s is past the limit of %s cards per result', v_index, c_max_cards);
+        ELSE
+            SELECT g.reason, g.detail INTO v_reason, v_detail FROM study_card_check(v_card, v_handles) AS g;
+        END IF;
+        IF v_reason IS NULL THEN
+            v_key := study_card_norm_key(v_card);
+            IF v_passed ? v_key THEN
+                v_reason := 'duplicate_in_batch';
+                v_detail := format('same card as card %s of this result', v_passed ->> v_key);
+            ELSE
+                v_passed := v_passed || jsonb_build_object(v_key, v_index);
+                SELECT c.id, c.source_kind, c.source_id INTO v_other
+                  FROM study_memo_cards c
+                 WHERE c.user_id = v_job.user_id AND c.norm_key = v_key AND c.deleted_at IS NULL
+                   AND (c.source_kind, c.source_id) IS DISTINCT FROM (v_job.source_kind, v_job.source_id);
+                IF FOUND THEN
+                    v_reason := 'duplicate';
+                    v_detail := format('card %s (from %s %s) says the same', v_other.id, v_other.source_kind, v_other.source_id);
+                ELSE
+                    SELECT c.id, c.source_kind, c.source_id INTO v_other
+                      FROM study_memo_cards c
+                     WHERE c.user_id = v_job.user_id AND c.norm_key = v_key AND c.retired_reason = 'user_deleted'
+                     ORDER BY c.id DESC
+                     LIMIT 1;
+                    IF FOUND THEN
+                        v_reason := 'user_deleted';
+                        v_detail := format('the user deleted this card (card %s)', v_other.id);
+                    END IF;
+                END IF;
+            END IF;
+        END IF;
+        IF v_reason IS NULL THEN
+            v_survivors := v_survivors || jsonb_build_array(jsonb_build_object('index', v_index, 'key', v_key, 'card', v_card));
+        ELSE
+            v_dropped := v_dropped || jsonb_build_array(jsonb_build_object('index', v_index, 'reason', v_reason, 'detail', v_detail));
+        END IF;
+    END LOOP;
+
+    FOR v_card, v_key IN
+        SELECT s.value -> 'card', s.value ->> 'key' FROM jsonb_array_elements(v_survivors) WITH ORDINALITY AS s(value, ord) ORDER BY s.ord
+    LOOP
+        UPDATE study_memo_cards
+           SET cue = btrim(v_card ->> 'cue'), answer = btrim(v_card ->> 'answer'), cloze_text = btrim(v_card ->> 'text'),
+               source_version = v_job.source_version, job_id = v_job.id, updated_at = now()
+         WHERE user_id = v_job.user_id AND norm_key = v_key AND deleted_at IS NULL
+           AND source_kind = v_job.source_kind AND source_id = v_job.source_id
+        RETURNING id INTO v_card_id;
+        IF FOUND THEN
+            DELETE FROM study_memo_card_evidence WHERE card_id = v_card_id;
+        ELSE
+            INSERT INTO study_memo_cards (user_id, source_kind, source_id, source_version, job_id,
+                                          card_type, cue, answer, cloze_text)
+            VALUES (v_job.user_id, v_job.source_kind, v_job.source_id, v_job.source_version, v_job.id,
+                    v_card ->> 'type', btrim(v_card ->> 'cue'), btrim(v_card ->> 'answer'), btrim(v_card ->> 'text'))
+            RETURNING id INTO v_card_id;
+        END IF;
+        INSERT INTO study_memo_card_evidence (card_id, source_kind, source_id, quote)
+        SELECT v_card_id, e.kind, e.id, e.quote  -- in the card's order, each quote once
+          FROM (SELECT v_handles -> (item.value ->> 'source') ->> 'kind' AS kind,
+                       (v_handles -> (item.value ->> 'source') ->> 'id')::bigint AS id,
+                       btrim(item.value ->> 'quote') AS quote, min(item.ord) AS first
+                  FROM jsonb_array_elements(v_card -> 'evidence') WITH ORDINALITY AS item(value, ord)
+                 GROUP BY 1, 2, 3) AS e
+         ORDER BY e.first;
+        v_kept := v_kept || v_card_id;
+    END LOOP;
+
+    WITH retired AS (
+        UPDATE study_memo_cards
+           SET deleted_at = now(), retired_reason = 'superseded', superseded_by_job = v_job.id, updated_at = now()
+         WHERE source_kind = v_job.source_kind AND source_id = v_job.source_id AND deleted_at IS NULL
+           AND id <> ALL (v_kept)
+        RETURNING id)
+    SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO v_retired FROM retired;
+
+    IF v_job.source_kind = 'question' AND (v_review_reason IS NOT NULL OR cardinality(v_kept) = 0) THEN
+        UPDATE study_questions
+           SET needs_review = true, needs_review_reason = coalesce(v_review_reason, 'all_dropped'), needs_review_at = now()
+         WHERE id = v_job.source_id;
+    END IF;
+
+    RETURN study_card_close_job(
+        v_job.id, 'completed',
+        CASE WHEN cardinality(v_kept) = 0 THEN 'all_dropped' END,
+        CASE WHEN cardinality(v_kept) = 0
+             THEN format('no card passed the guards (%s dropped)', jsonb_array_length(v_dropped)) END,
+        v_kept, v_retired, v_dropped);
+END
+$$;
+REVOKE EXECUTE ON FUNCTION commit_cards(bigint, text, jsonb) FROM PUBLIC;

@@ -1,0 +1,53 @@
+-- The user's side of the cards: deleting one, and the psql views to read them.
+
+-- study_card_delete(card_id) -> boolean: the user (or the host app) deletes an active
+-- card: deleted_at = now(), retired_reason = 'user_deleted'. The row stays as a
+-- tombstone, and commit_cards drops any later card of that user with the same
+-- norm_key (reason user_deleted), from any source and any version. Returns true when
+-- it deleted the card; false when there is no active card with that id (missing,
+-- already deleted, or already retired by a newer version: only an active card is
+-- something the user saw and rejected). Its progress rows are left as they are.
+-- SECURITY DEFINER and not granted to the worker: grant EXECUTE to the host app's role.
+CREATE OR REPLACE FUNCTION study_card_delete(p_card_id bigint)
+RETURNS boolean
+LANGUAGE sql SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$
+    WITH deleted AS (
+        UPDATE study_memo_cards
+           SET deleted_at = now(), retired_reason = 'user_deleted', updated_at = now()
+         WHERE id = p_card_id AND deleted_at IS NULL
+        RETURNING id)
+    SELECT EXISTS (SELECT FROM deleted)
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_delete(bigint) FROM PUBLIC;
+
+-- The active cards, one row each, with the title of their source and their evidence
+-- as a JSON array [{"source_kind", "source_id", "quote"}].
+CREATE OR REPLACE VIEW study_memo_cards_active AS
+SELECT c.id, c.user_id, c.card_type, c.cue, c.answer, c.cloze_text,
+       c.source_kind, c.source_id,
+       CASE c.source_kind
+           WHEN 'question' THEN (SELECT q.stem FROM study_questions q WHERE q.id = c.source_id)
+           WHEN 'subject_note' THEN (SELECT n.title FROM study_subject_notes n WHERE n.id = c.source_id)
+           WHEN 'document' THEN (SELECT d.title FROM documents d WHERE d.id = c.source_id)
+       END AS source_title,
+       c.source_version, c.job_id, c.created_at, c.updated_at,
+       coalesce((SELECT jsonb_agg(jsonb_build_object('source_kind', e.source_kind, 'source_id', e.source_id,
+                                                     'quote', e.quote) ORDER BY e.id)
+                   FROM study_memo_card_evidence e
+                  WHERE e.card_id = c.id), '[]') AS evidence
+  FROM study_memo_cards c
+ WHERE c.deleted_at IS NULL;
+
+-- The questions commit_cards flagged for review (the LLM doubted the explanation, or
+-- no card passed the guards), newest flag first, with their active card count.
+CREATE OR REPLACE VIEW study_card_review_queue AS
+SELECT q.id AS question_id, q.user_id, q.topic_id, t.name AS topic_name, q.stem,
+       q.needs_review_reason, q.needs_review_at, q.ai_explanation_generated_at,
+       (SELECT count(*) FROM study_memo_cards c
+         WHERE c.source_kind = 'question' AND c.source_id = q.id AND c.deleted_at IS NULL) AS active_cards
+  FROM study_questions q
+  LEFT JOIN study_topics t ON t.id = q.topic_id
+ WHERE q.needs_review AND q.deleted_at IS NULL
+ ORDER BY q.needs_review_at DESC NULLS LAST, q.id DESC;

@@ -1,0 +1,41 @@
+-- What the worker's role may do: EXECUTE the worker's functions, nothing else. It has
+-- no privilege on any table (the writing functions are SECURITY DEFINER), and every
+-- function's EXECUTE is revoked from PUBLIC where the function is defined. It relies on
+-- PUBLIC's default USAGE on schema public; a host that revoked that grants it by hand.
+--
+-- Grants go by exact signature. A function of the list that is not installed at all
+-- is skipped with a NOTICE (so this file applies while a part is still missing); one
+-- that is installed with another signature stops the whole apply, so a changed
+-- signature cannot silently leave the worker without the right to call it.
+DO $$
+DECLARE
+    v_signature text;
+BEGIN
+    FOREACH v_signature IN ARRAY ARRAY[
+        'study_card_claim(text, integer, interval)',
+        'study_card_heartbeat(bigint, text, interval)',
+        'study_card_release(bigint, text, interval)',
+        'study_card_fail(bigint, text, text, text)',
+        'study_card_enqueue(integer)',
+        'study_card_reap()',
+        'study_card_gather(bigint, integer, vector)',
+        'commit_cards(bigint, text, jsonb)']
+    LOOP
+        IF to_regprocedure(v_signature) IS NOT NULL THEN
+            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO study_card_worker', to_regprocedure(v_signature));
+        ELSIF EXISTS (SELECT FROM pg_proc
+                       WHERE pronamespace = 'public'::regnamespace AND proname = split_part(v_signature, '(', 1)) THEN
+            RAISE EXCEPTION 'the worker function % is installed with another signature', v_signature
+                USING HINT = 'update the list in sql/90_grants.sql to the new signature';
+        ELSE
+            RAISE NOTICE 'worker function % is not installed; no grant', v_signature;
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- The normaliser comes from migration 0002 (norm_key is generated from it), which left
+-- it executable by PUBLIC; revoked here so that the worker role has its list and no
+-- more. Only function owners use it: commit_cards runs as its owner, and a role that
+-- writes study_memo_cards directly needs EXECUTE on it for the generated column.
+REVOKE EXECUTE ON FUNCTION study_card_norm(text) FROM PUBLIC;

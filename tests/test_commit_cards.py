@@ -1,0 +1,297 @@
+"""sql/50_commit_cards.sql: prerequisites and their SQLSTATEs, the stale-version skip,
+supersede, the report, the job's closing, and the review flag."""
+
+import threading
+import time
+
+import psycopg
+import pytest
+from psycopg.types.json import Jsonb
+
+from card_sources import (V1, V2, add_document, add_note, add_question, add_user, card_rows, cloze, commit,
+                          gather, hold_job, qa, sqlstate_of)
+
+Q_2NF = "제2정규형은 제1정규형을 만족하면서 부분 함수 종속을 제거한 릴레이션이다"
+Q_CODD = "관계형 모델은 1970년 에드거 커드가 제안했고"
+Q_TCP = "TCP는 전송 계층 프로토콜이고 IP는 네트워크 계층 프로토콜이다"
+Q_ATOMIC = "트랜잭션의 원자성(Atomicity)은 전부 실행되거나 전혀 실행되지 않음을 뜻한다"
+Q_BCNF = "BCNF는 모든 결정자가 후보 키인 정규형이다"
+
+
+@pytest.fixture
+def question(db):
+    """User 1's question 1 at version V1; returns its id."""
+    add_user(db, 1)
+    return add_question(db, 1)
+
+
+def held_and_gathered(db, kind: str, source_id: int, worker: str = "w1", k: int = 0) -> int:
+    job_id = hold_job(db, kind, source_id, worker)
+    gather(db, job_id, k=k)
+    return job_id
+
+
+def new_version(db, question_id: int, version=V2) -> int:
+    db.execute("UPDATE study_questions SET ai_explanation_generated_at = %s WHERE id = %s", (version, question_id))
+    return held_and_gathered(db, "question", question_id)
+
+
+def job_row(db, job_id: int) -> dict:
+    return db.execute("SELECT to_jsonb(j) FROM study_memo_card_jobs j WHERE id = %s", (job_id,)).fetchone()[0]
+
+
+def test_the_report_the_cards_and_the_closed_job(db, question):
+    note = add_note(db, 1, "정규화 요약", "제2정규형의 조건과 제3정규형은 이행 함수 종속을 제거한다.")
+    job_id = hold_job(db, "question", question)
+    handles = {row[1]: row[0] for row in gather(db, job_id, k=3)}
+    assert handles == {"question": "S1", "subject_note": "S2"}
+
+    report = commit(db, job_id, [
+        qa("TCP가 속한 계층은?", "전송 계층", Q_TCP),
+        cloze("{{c1::제3정규형}}은 이행 함수 종속을 제거한다", "제3정규형은 이행 함수 종속을 제거한다", source="S2"),
+        qa("관계형 모델을 제안한 해는?", "1972년", Q_CODD),
+    ])
+
+    card_ids = [row[0] for row in db.execute("SELECT id FROM study_memo_cards ORDER BY id")]
+    assert report == {"job_id": job_id, "status": "completed", "error_code": None, "kept": card_ids, "retired": [],
+                      "dropped": [{"index": 2, "reason": "quantity_unsupported", "detail": "1972년 not in evidence"}]}
+    job = job_row(db, job_id)
+    assert job["payload"] == {"handles": {"S1": {"kind": "question", "id": question},
+                                          "S2": {"kind": "subject_note", "id": note}},
+                              "report": report}
+    assert (job["status"], job["error_code"], job["locked_by"], job["lease_expires_at"]) == ("completed", None, None, None)
+    assert job["completed_at"] is not None
+    assert db.execute(
+        "SELECT c.card_type, c.cue, c.answer, c.cloze_text, c.source_kind, c.source_id, c.source_version, c.job_id,"
+        "       e.source_kind, e.source_id, e.quote"
+        "  FROM study_memo_cards c JOIN study_memo_card_evidence e ON e.card_id = c.id ORDER BY c.id").fetchall() == [
+        ("qa", "TCP가 속한 계층은?", "전송 계층", None, "question", question, V1, job_id, "question", question, Q_TCP),
+        ("cloze", None, None, "{{c1::제3정규형}}은 이행 함수 종속을 제거한다", "question", question, V1, job_id,
+         "subject_note", note, "제3정규형은 이행 함수 종속을 제거한다"),
+    ]
+    assert db.execute("SELECT needs_review FROM study_questions WHERE id = %s", (question,)).fetchone()[0] is False
+
+
+def test_supersede_keeps_a_reproduced_card_and_retires_the_rest(db, question):
+    job_1 = held_and_gathered(db, "question", question)
+    a = qa("관계형 모델을 제안한 사람은?", "에드거 커드", Q_CODD)
+    b = qa("TCP가 속한 계층은?", "전송 계층", Q_TCP)
+    c = cloze("{{c1::원자성}}은 전부 실행되거나 전혀 실행되지 않음을 뜻한다", Q_ATOMIC)
+    id_a, id_b, id_c = commit(db, job_1, [a, b, c])["kept"]
+    db.execute("INSERT INTO study_memo_card_progress (user_id, card_id, state, stability, reps, due_at)"
+               " VALUES (1, %s, 'review', 4.5, 3, '2026-03-01'), (1, %s, 'learning', 1.0, 1, '2026-02-10')",
+               (id_c, id_a))
+    progress_before = db.execute("SELECT * FROM study_memo_card_progress ORDER BY id").fetchall()
+
+    job_2 = new_version(db, question)
+    b_changed = qa("TCP가 속한 계층은?", "OSI의 전송 계층", Q_TCP)
+    c_again = cloze("{{c1::원자성}}은 전부 실행되거나 전혀 실행되지 않음을 뜻한다", "원자성(Atomicity)은 전부 실행되거나")
+    d = qa("모든 결정자가 후보 키인 정규형은?", "BCNF", Q_BCNF)
+    report = commit(db, job_2, [b_changed, c_again, d])
+
+    id_b2, kept_c, id_d = report["kept"]
+    assert kept_c == id_c
+    assert len({id_a, id_b, id_c, id_b2, id_d}) == 5
+    assert report["retired"] == [id_a, id_b]
+    assert report["dropped"] == []
+    cards = {row[0]: row[1:] for row in db.execute(
+        "SELECT id, source_version, job_id, deleted_at IS NOT NULL, retired_reason, superseded_by_job"
+        "  FROM study_memo_cards")}
+    assert cards == {
+        id_a: (V1, job_1, True, "superseded", job_2),
+        id_b: (V1, job_1, True, "superseded", job_2),
+        id_c: (V2, job_2, False, None, None),
+        id_b2: (V2, job_2, False, None, None),
+        id_d: (V2, job_2, False, None, None),
+    }
+    assert db.execute("SELECT quote FROM study_memo_card_evidence WHERE card_id = %s", (id_c,)).fetchall() == [
+        ("원자성(Atomicity)은 전부 실행되거나",)]
+    assert db.execute("SELECT * FROM study_memo_card_progress ORDER BY id").fetchall() == progress_before
+
+
+def test_a_reproduced_card_takes_the_new_wording_and_keeps_its_id(db, question):
+    [card_id] = commit(db, held_and_gathered(db, "question", question),
+                       [qa("TCP가 속한 계층은?", "전송 계층", Q_TCP)])["kept"]
+    report = commit(db, new_version(db, question), [qa("TCP가  속한 계층은", "전송계층.", Q_TCP)])
+    assert report["kept"] == [card_id] and report["retired"] == []
+    assert db.execute("SELECT cue, answer FROM study_memo_cards WHERE id = %s", (card_id,)).fetchone() == (
+        "TCP가  속한 계층은", "전송계층.")
+
+
+def test_a_card_the_user_deleted_is_not_recreated_by_a_later_version(db, question):
+    a = qa("TCP가 속한 계층은?", "전송 계층", Q_TCP)
+    b = qa("모든 결정자가 후보 키인 정규형은?", "BCNF", Q_BCNF)
+    id_a, id_b = commit(db, held_and_gathered(db, "question", question), [a, b])["kept"]
+    assert db.execute("SELECT study_card_delete(%s)", (id_a,)).fetchone()[0] is True
+
+    for version in (V2, V2.replace(month=3)):
+        report = commit(db, new_version(db, question, version), [a, b])
+        assert report["kept"] == [id_b]
+        assert report["dropped"] == [{"index": 0, "reason": "user_deleted",
+                                      "detail": f"the user deleted this card (card {id_a})"}]
+    assert db.execute("SELECT id, retired_reason FROM study_memo_cards ORDER BY id").fetchall() == [
+        (id_a, "user_deleted"), (id_b, None)]
+
+
+def test_all_dropped_completes_the_job_and_flags_the_question(db, question):
+    [old] = commit(db, held_and_gathered(db, "question", question), [qa("TCP가 속한 계층은?", "전송 계층", Q_TCP)])["kept"]
+    job_id = new_version(db, question)
+
+    report = commit(db, job_id, [qa("관계형 모델을 제안한 해는?", "1972년", Q_CODD),
+                                 qa("TCP의 계층은?", "전송 계층", "지어낸 문장")])
+
+    assert (report["status"], report["error_code"], report["kept"], report["retired"]) == (
+        "completed", "all_dropped", [], [old])
+    assert [d["reason"] for d in report["dropped"]] == ["quantity_unsupported", "evidence_not_found"]
+    job = job_row(db, job_id)
+    assert (job["status"], job["error_code"], job["error_message"]) == (
+        "completed", "all_dropped", "no card passed the guards (2 dropped)")
+    assert db.execute("SELECT needs_review, needs_review_reason, needs_review_at IS NOT NULL FROM study_questions"
+                      " WHERE id = %s", (question,)).fetchone() == (True, "all_dropped", True)
+    assert db.execute("SELECT question_id, needs_review_reason FROM study_card_review_queue").fetchall() == [
+        (question, "all_dropped")]
+
+
+def test_an_empty_card_list_is_all_dropped_too(db, question):
+    report = commit(db, held_and_gathered(db, "question", question), [])
+    assert (report["status"], report["error_code"], report["dropped"]) == ("completed", "all_dropped", [])
+
+
+def test_needs_review_from_the_model_flags_the_question_and_keeps_the_cards(db, question):
+    report = commit(db, held_and_gathered(db, "question", question), [qa("TCP가 속한 계층은?", "전송 계층", Q_TCP)],
+                    needs_review={"reason": "해설의 연도(1971년)가 근거와 다르다"})
+    assert (report["status"], report["error_code"], len(report["kept"])) == ("completed", None, 1)
+    assert db.execute("SELECT needs_review, needs_review_reason FROM study_questions WHERE id = %s",
+                      (question,)).fetchone() == (True, "해설의 연도(1971년)가 근거와 다르다")
+
+
+def test_a_note_job_validates_needs_review_but_has_no_flag_to_set(db):
+    add_user(db, 1)
+    note = add_note(db, 1, "전송 계층", "TCP는 연결형, UDP는 비연결형 전송 프로토콜이다.")
+    report = commit(db, held_and_gathered(db, "subject_note", note),
+                    [qa("비연결형 전송 프로토콜은?", "UDP", "UDP는 비연결형 전송 프로토콜이다")],
+                    needs_review={"reason": "확인 필요"})
+    assert (report["status"], len(report["kept"])) == ("completed", 1)
+    assert db.execute("SELECT source_kind, source_id FROM study_memo_cards").fetchall() == [("subject_note", note)]
+
+
+def test_a_document_job_cites_the_whole_document_as_s1(db):
+    add_user(db, 1)
+    document, _ = add_document(db, 1, "네트워크 교재", ["1장. TCP는 연결형 프로토콜이다.", "2장. UDP는 비연결형이다."])
+    job_id = hold_job(db, "document", document)
+    assert [(h, kind, sid) for h, kind, sid, *_ in gather(db, job_id)] == [("S1", "document", document)]
+    report = commit(db, job_id, [qa("비연결형 프로토콜은?", "UDP", "UDP는 비연결형이다"),
+                                 qa("연결형 프로토콜은?", "TCP", "1장. TCP는 연결형 프로토콜이다. 2장. UDP는")])
+    assert len(report["kept"]) == 2
+    assert db.execute("SELECT DISTINCT source_kind, source_id FROM study_memo_card_evidence").fetchall() == [
+        ("document", document)]
+
+
+def test_a_stale_version_skips_the_job_and_writes_no_card(db, question):
+    [kept] = commit(db, held_and_gathered(db, "question", question), [qa("TCP가 속한 계층은?", "전송 계층", Q_TCP)])["kept"]
+    db.execute("UPDATE study_questions SET ai_explanation_generated_at = %s WHERE id = %s", (V2, question))
+    stale_job = hold_job(db, "question", question)
+    gather(db, stale_job, k=0)
+    db.execute("UPDATE study_questions SET ai_explanation_generated_at = %s WHERE id = %s",
+               (V2.replace(month=3), question))
+
+    report = commit(db, stale_job, [qa("모든 결정자가 후보 키인 정규형은?", "BCNF", Q_BCNF)])
+
+    assert report == {"job_id": stale_job, "status": "skipped", "error_code": "stale_version",
+                      "kept": [], "retired": [], "dropped": []}
+    job = job_row(db, stale_job)
+    assert (job["status"], job["error_code"], job["locked_by"], job["payload"]["report"]) == (
+        "skipped", "stale_version", None, report)
+    assert db.execute("SELECT id, deleted_at FROM study_memo_cards").fetchall() == [(kept, None)]
+
+
+def test_a_deleted_source_skips_the_job(db, question):
+    job_id = held_and_gathered(db, "question", question)
+    db.execute("UPDATE study_questions SET deleted_at = now() WHERE id = %s", (question,))
+    report = commit(db, job_id, [qa("TCP가 속한 계층은?", "전송 계층", Q_TCP)])
+    assert (report["status"], report["error_code"]) == ("skipped", "source_deleted")
+    assert db.execute("SELECT count(*) FROM study_memo_cards").fetchone()[0] == 0
+
+
+CARDS = {"cards": [qa("TCP가 속한 계층은?", "전송 계층", Q_TCP)], "needs_review": None}
+
+
+def take_over(db, job_id):
+    """What a claim does to a job whose lease ran out: another worker holds it now."""
+    db.execute("UPDATE study_memo_card_jobs SET locked_by = 'w2', lease_expires_at = now() + interval '10 minutes',"
+               " attempts = attempts + 1 WHERE id = %s", (job_id,))
+
+
+def expire_lease(db, job_id):
+    db.execute("UPDATE study_memo_card_jobs SET lease_expires_at = now() - interval '1 minute' WHERE id = %s", (job_id,))
+
+
+def to_pending(db, job_id):
+    db.execute("UPDATE study_memo_card_jobs SET status = 'pending', locked_by = NULL, lease_expires_at = NULL"
+               " WHERE id = %s", (job_id,))
+
+
+def commit_once(db, job_id):
+    commit(db, job_id, CARDS["cards"])
+
+
+@pytest.mark.parametrize(("case", "prepare", "worker", "result", "sqlstate"), [
+    ("a second call", commit_once, "w1", CARDS, "55000"),
+    ("the wrong worker", None, "w2", CARDS, "55000"),
+    ("after another worker took the expired lease over", lambda db, j: (expire_lease(db, j), take_over(db, j)),
+     "w1", CARDS, "55000"),
+    ("a pending job", to_pending, "w1", CARDS, "55000"),
+    ("a job that does not exist", lambda db, j: db.execute("DELETE FROM study_memo_card_jobs WHERE id = %s", (j,)),
+     "w1", CARDS, "55000"),
+    ("a JSON array", None, "w1", [CARDS], "22023"),
+    ("a JSON string", None, "w1", "cards", "22023"),
+    ("no cards key", None, "w1", {"card": CARDS["cards"]}, "22023"),
+    ("cards that are an object", None, "w1", {"cards": CARDS["cards"][0]}, "22023"),
+    ("needs_review that is a string", None, "w1", {**CARDS, "needs_review": "해설이 틀렸다"}, "22023"),
+    ("needs_review without a reason", None, "w1", {**CARDS, "needs_review": {"why": "틀림"}}, "22023"),
+])
+def test_a_refused_commit_writes_nothing(db, question, case, prepare, worker, result, sqlstate):
+    job_id = held_and_gathered(db, "question", question)
+    if prepare:
+        prepare(db, job_id)
+    before = card_rows(db)
+    assert sqlstate_of(db, "SELECT commit_cards(%s, %s, %s)", (job_id, worker, Jsonb(result))) == sqlstate, case
+    assert card_rows(db) == before
+
+
+def test_an_sql_null_result_is_refused(db, question):
+    job_id = held_and_gathered(db, "question", question)
+    assert sqlstate_of(db, "SELECT commit_cards(%s, 'w1', NULL)", (job_id,)) == "22023"
+
+
+def test_an_expired_lease_nobody_took_over_still_commits(db, question):
+    job_id = held_and_gathered(db, "question", question)
+    expire_lease(db, job_id)
+    report = commit(db, job_id, CARDS["cards"])
+    assert (report["status"], len(report["kept"])) == ("completed", 1)
+
+
+def test_commits_of_one_user_are_serialised_so_the_duplicate_guard_sees_the_other(db, db_url, question):
+    """Two sources of one user commit the same card at the same moment: the second waits
+    for the first and drops its card as a duplicate instead of failing on the index."""
+    other = add_question(db, 1, stem="같은 해설의 다른 문제")
+    job_1 = held_and_gathered(db, "question", question)
+    job_2 = held_and_gathered(db, "question", other)
+    second = {}
+
+    def commit_second():
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            second["report"] = commit(conn, job_2, CARDS["cards"])
+
+    with db.transaction():
+        first = commit(db, job_1, CARDS["cards"])
+        thread = threading.Thread(target=commit_second)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not db.execute("SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND NOT granted)"
+                             ).fetchone()[0]:
+            assert time.monotonic() < deadline, "the second commit did not wait"
+            time.sleep(0.05)
+    thread.join(10)
+    assert second["report"]["dropped"] == [{"index": 0, "reason": "duplicate",
+                                            "detail": f"card {first['kept'][0]} (from question {question}) says the same"}]
