@@ -1,4 +1,4 @@
--- depends: 0008_study_memo_card_jobs_queue
+-- depends: 0009_study_card_queue
 -- The indexes study_card_gather searches with (sql/30_gather.sql), on the host tables:
 -- HNSW for cosine distance on the embeddings, GIN trigram for word similarity on the
 -- text. On a large existing server this builds them once (HNSW over 100,000 chunks of

@@ -2,6 +2,15 @@
 -- and the job-holding check that every worker-facing function shares.
 -- Adapting to a host whose columns are named differently means editing this file only.
 
+-- study_card_is_blank(text) -> boolean
+-- True for NULL, the empty string and text made only of whitespace (space, tab, line
+-- breaks, form feed, vertical tab, no-break space U+00A0, ideographic space U+3000).
+-- IMMUTABLE and without SET so that it inlines into the bulk inserts.
+CREATE OR REPLACE FUNCTION study_card_is_blank(p_text text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN btrim(coalesce(p_text, ''), E' \t\n\r\f\x0b\u00a0\u3000') = '';
+REVOKE EXECUTE ON FUNCTION study_card_is_blank(text) FROM PUBLIC;
+
 -- study_card_source_text(kind, id) -> text
 -- The text an LLM reads and evidence quotes are checked against, for one source row:
 --   question       stem, choices, answer, explanation (one part per line)
@@ -53,16 +62,16 @@ LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = public, pg_temp
 AS $$
     SELECT q.user_id, q.topic_id, q.ai_explanation_generated_at,
-           q.ai_explanation_generated_at IS NOT NULL AND btrim(coalesce(q.ai_explanation, '')) <> ''
+           q.ai_explanation_generated_at IS NOT NULL AND NOT study_card_is_blank(q.ai_explanation)
       FROM study_questions q
      WHERE p_kind = 'question' AND q.id = p_id AND q.deleted_at IS NULL
     UNION ALL
-    SELECT n.user_id, n.topic_id, n.updated_at, btrim(n.body) <> ''
+    SELECT n.user_id, n.topic_id, n.updated_at, NOT study_card_is_blank(n.body)
       FROM study_subject_notes n
      WHERE p_kind = 'subject_note' AND n.id = p_id AND n.deleted_at IS NULL
     UNION ALL
     SELECT d.user_id, NULL::bigint, d.updated_at,
-           EXISTS (SELECT FROM document_chunks c WHERE c.document_id = d.id AND btrim(c.content) <> '')
+           EXISTS (SELECT FROM document_chunks c WHERE c.document_id = d.id AND NOT study_card_is_blank(c.content))
       FROM documents d
      WHERE p_kind = 'document' AND d.id = p_id AND d.deleted_at IS NULL
 $$;

@@ -52,6 +52,8 @@ def test_source_problem(host):
     assert problem(host, "question", 1, "2025-12-31 00:00+00") == "stale_version"
     assert problem(host, "question", 2, None) == "no_ready_explanation"
     assert problem(host, "question", 3, "2026-01-01 00:00+00") == "no_ready_explanation"
+    host.execute("UPDATE study_questions SET ai_explanation = E'\\t\\n\\u3000' WHERE id = 1")
+    assert problem(host, "question", 1, "2026-01-01 00:00+00") == "no_ready_explanation"
     assert problem(host, "question", 99, None) == "source_deleted"
     assert problem(host, "subject_note", 1, "2026-01-02 00:00+00") is None
     assert problem(host, "document", 1, "2026-01-03 00:00+00") is None

@@ -1,0 +1,98 @@
+-- The job queue, part 3: operations from psql (see the README's queue section).
+
+-- study_card_retry(p_job_id bigint) -> boolean
+-- Puts one failed job back: pending, attempts 0, runnable now, completed_at cleared; its
+-- last error_code and error_message stay until the job closes again. Returns true when
+-- the job was failed and is now pending, false otherwise (missing, or not failed: use
+-- study_card_request to re-extract a completed or skipped source version).
+-- NOTIFY when it returns true. Errors: none.
+CREATE OR REPLACE FUNCTION study_card_retry(p_job_id bigint) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$
+BEGIN
+    UPDATE study_memo_card_jobs
+       SET status = 'pending', attempts = 0, run_after = now(), completed_at = NULL
+     WHERE id = p_job_id AND status = 'failed';
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM study_card_notify(1);
+    RETURN true;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_retry(bigint) FROM PUBLIC;
+
+-- study_card_retry_failed(p_error_code text DEFAULT NULL) -> int
+-- study_card_retry for every failed job, or only those whose error_code is p_error_code;
+-- returns how many went back to pending. NOTIFY with that count. Errors: none.
+CREATE OR REPLACE FUNCTION study_card_retry_failed(p_error_code text DEFAULT NULL) RETURNS int
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_retried int;
+BEGIN
+    UPDATE study_memo_card_jobs
+       SET status = 'pending', attempts = 0, run_after = now(), completed_at = NULL
+     WHERE status = 'failed' AND (p_error_code IS NULL OR error_code = p_error_code);
+    GET DIAGNOSTICS v_retried = ROW_COUNT;
+    PERFORM study_card_notify(v_retried);
+    RETURN v_retried;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_retry_failed(text) FROM PUBLIC;
+
+-- study_card_prune(p_older_than interval) -> int, how many jobs it deleted.
+-- Deletes finished jobs (completed, failed, skipped) that finished more than p_older_than
+-- ago, except the job of each source's current version: that job is the idempotency
+-- record (without it the sweep would extract the same version again), so it stays
+-- whatever its age and status. Jobs of older versions and of deleted sources go. Cards
+-- keep their rows; their job_id / superseded_by_job become NULL (ON DELETE SET NULL).
+-- Errors: 22023 when p_older_than is NULL or negative.
+CREATE OR REPLACE FUNCTION study_card_prune(p_older_than interval) RETURNS int
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_pruned int;
+BEGIN
+    IF p_older_than IS NULL OR p_older_than < interval '0' THEN
+        RAISE EXCEPTION 'p_older_than must be a non-negative interval, got %', p_older_than
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    DELETE FROM study_memo_card_jobs j
+     WHERE j.status IN ('completed', 'failed', 'skipped')
+       AND coalesce(j.completed_at, j.created_at) < now() - p_older_than
+       AND NOT EXISTS (SELECT FROM study_card_source(j.source_kind, j.source_id) AS s
+                        WHERE s.version = j.source_version);
+    GET DIAGNOSTICS v_pruned = ROW_COUNT;
+    RETURN v_pruned;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_prune(interval) FROM PUBLIC;
+
+-- study_card_job_stats: one row per (status, error_code) with
+--   jobs               how many jobs are in that state
+--   runnable           pending jobs whose run_after has come (claimable now)
+--   expired_leases     processing jobs whose lease has run out (a vanished worker)
+--   oldest_age         age of the oldest job of an unfinished state (pending, processing)
+--   finished_last_day  jobs of a finished state that finished within the last 24 hours
+--   median_duration, p95_duration
+--                      their processing time (completed_at - started_at, the last attempt)
+CREATE OR REPLACE VIEW study_card_job_stats AS
+SELECT status,
+       error_code,
+       count(*) AS jobs,
+       count(*) FILTER (WHERE status = 'pending' AND run_after <= now()) AS runnable,
+       count(*) FILTER (WHERE status = 'processing' AND lease_expires_at < now()) AS expired_leases,
+       now() - min(created_at) FILTER (WHERE status IN ('pending', 'processing')) AS oldest_age,
+       count(*) FILTER (WHERE completed_at > now() - interval '1 day') AS finished_last_day,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY completed_at - started_at)
+           FILTER (WHERE completed_at > now() - interval '1 day') AS median_duration,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY completed_at - started_at)
+           FILTER (WHERE completed_at > now() - interval '1 day') AS p95_duration
+  FROM study_memo_card_jobs
+ GROUP BY status, error_code
+ ORDER BY array_position(ARRAY['pending', 'processing', 'completed', 'failed', 'skipped']::varchar[], status),
+          error_code NULLS FIRST;

@@ -1,0 +1,329 @@
+"""sql/22_claim.sql: claim, leases, heartbeat, release, fail (the error-code table), backoff, reap."""
+
+import json
+import threading
+from datetime import timedelta
+
+import psycopg
+import pytest
+
+
+@pytest.fixture
+def host(db):
+    db.execute("""
+        INSERT INTO users (id) VALUES (1);
+        INSERT INTO study_topics (id, user_id, name) VALUES (1, 1, '데이터베이스');
+    """)
+    return db
+
+
+@pytest.fixture
+def listener(db_url):
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("LISTEN study_card_jobs")
+        yield conn
+
+
+def received(listener, timeout=0.5):
+    return [json.loads(n.payload) for n in listener.notifies(timeout=timeout)]
+
+
+def add_questions(db, count, start=1):
+    """`count` explained questions, one statement each, so that the trigger gives question
+    n its pending job with the next id (in a fresh database: job id = question id)."""
+    for question_id in range(start, start + count):
+        db.execute(
+            "INSERT INTO study_questions (id, user_id, topic_id, stem, ai_explanation, ai_explanation_generated_at)"
+            " VALUES (%s, 1, 1, '문제', '설명', '2026-03-01 09:00+00')",
+            (question_id,),
+        )
+
+
+def claim(db, worker="w1", limit=1, lease="10 minutes"):
+    rows = db.execute("SELECT id FROM study_card_claim(%s, %s, %s)", (worker, limit, lease)).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def job(db, job_id):
+    return db.execute(
+        "SELECT status, attempts, locked_by, error_code FROM study_memo_card_jobs WHERE id = %s", (job_id,)
+    ).fetchone()
+
+
+def expire_lease(db, job_id):
+    db.execute("UPDATE study_memo_card_jobs SET lease_expires_at = now() - interval '1 second' WHERE id = %s", (job_id,))
+
+
+def make_runnable(db, job_id):
+    db.execute("UPDATE study_memo_card_jobs SET run_after = now() WHERE id = %s", (job_id,))
+
+
+# --- claim ---------------------------------------------------------------------------
+
+def test_claim_takes_the_highest_priority_then_the_oldest_runnable_job(host):
+    add_questions(host, 4)
+    host.execute("UPDATE study_memo_card_jobs SET priority = 5 WHERE id = 3")
+    host.execute("UPDATE study_memo_card_jobs SET run_after = now() + interval '1 hour' WHERE id = 1")
+
+    assert claim(host) == [3]
+    assert claim(host) == [2]
+    assert claim(host, limit=5) == [4]
+    assert claim(host) == []
+
+
+def test_a_claimed_job_carries_the_worker_its_lease_and_one_attempt_more(host):
+    add_questions(host, 1)
+    row = host.execute("""
+        SELECT status, attempts, locked_by, lease_expires_at - now(), started_at = now()
+          FROM study_card_claim('w1', 1, '90 seconds')""").fetchone()
+    assert row == ("processing", 1, "w1", timedelta(seconds=90), True)
+
+
+def test_claim_refuses_bad_arguments(host):
+    for worker, limit, lease in [("", 1, "1 minute"), (None, 1, "1 minute"), ("w1", 0, "1 minute"),
+                                 ("w1", 1, "0"), ("w1", 1, "-1 minute"), ("w1", None, "1 minute")]:
+        with pytest.raises(psycopg.errors.InvalidParameterValue):
+            host.execute("SELECT * FROM study_card_claim(%s, %s, %s)", (worker, limit, lease))
+
+
+def test_claim_closes_jobs_whose_source_is_not_ready_and_still_fills_its_limit(host):
+    add_questions(host, 6)
+    host.execute("UPDATE study_questions SET deleted_at = now() WHERE id = 1")
+    host.execute("UPDATE study_questions SET ai_explanation = '' WHERE id = 2")
+    host.execute("UPDATE study_questions SET ai_explanation_generated_at = '2026-03-02 09:00+00' WHERE id = 3")  # job 7
+
+    assert claim(host, limit=3) == [4, 5, 6]
+
+    closed = host.execute("""SELECT id, status, error_code, locked_by, completed_at IS NOT NULL
+                               FROM study_memo_card_jobs WHERE id <= 3 ORDER BY id""").fetchall()
+    assert closed == [(1, "skipped", "source_deleted", None, True),
+                      (2, "skipped", "no_ready_explanation", None, True),
+                      (3, "skipped", "stale_version", None, True)]
+    assert claim(host, limit=3) == [7]
+
+
+def test_claim_skips_a_job_locked_by_another_transaction_instead_of_waiting(host, db_url):
+    add_questions(host, 2)
+    with psycopg.connect(db_url) as other:
+        other.execute("SELECT FROM study_memo_card_jobs WHERE id = 1 FOR UPDATE")
+        host.execute("SET lock_timeout = '2s'")
+        assert claim(host, limit=2) == [2]
+
+
+def test_two_connections_claiming_at_once_never_get_the_same_job(host, db_url):
+    rounds, jobs_per_round = 8, 60
+    for round_number in range(rounds):
+        add_questions(host, jobs_per_round, start=round_number * jobs_per_round + 1)
+        start = threading.Barrier(2)
+        claimed = {"a": [], "b": []}
+
+        def worker(name, limit):
+            with psycopg.connect(db_url, autocommit=True) as conn:
+                start.wait()
+                while ids := claim(conn, worker=name, limit=limit):
+                    claimed[name].extend(ids)
+
+        threads = [threading.Thread(target=worker, args=("a", 1)), threading.Thread(target=worker, args=("b", 3))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not any(thread.is_alive() for thread in threads)
+
+        everything = claimed["a"] + claimed["b"]
+        assert len(everything) == len(set(everything)) == jobs_per_round
+        holders = dict(host.execute(
+            "SELECT id, locked_by FROM study_memo_card_jobs WHERE status = 'processing' AND id = ANY(%s)",
+            (everything,)).fetchall())
+        assert holders == {**{i: "a" for i in claimed["a"]}, **{i: "b" for i in claimed["b"]}}
+
+
+# --- leases --------------------------------------------------------------------------
+
+def test_an_expired_lease_is_taken_over_by_the_next_claim_and_the_vanished_worker_is_refused(host):
+    add_questions(host, 1)
+    assert claim(host, worker="vanished") == [1]
+    expire_lease(host, 1)
+
+    assert claim(host, worker="w2") == [1]
+    assert job(host, 1) == ("processing", 2, "w2", "lease_expired")
+    assert host.execute("SELECT study_card_heartbeat(1, 'vanished')").fetchone()[0] is False
+    for call in ["SELECT study_card_fail(1, 'vanished', 'llm_timeout', 'late')",
+                 "SELECT study_card_release(1, 'vanished')",
+                 """SELECT commit_cards(1, 'vanished', '{"cards": []}')"""]:
+        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
+            host.execute(call)
+    assert job(host, 1) == ("processing", 2, "w2", "lease_expired")
+    assert host.execute("SELECT study_card_heartbeat(1, 'w2')").fetchone()[0] is True
+
+
+def test_an_expired_lease_nobody_took_over_still_belongs_to_its_worker(host):
+    add_questions(host, 2)
+    assert claim(host, worker="slow") == [1]
+    expire_lease(host, 1)
+
+    assert host.execute("SELECT study_card_heartbeat(1, 'slow', '5 minutes')").fetchone()[0] is True
+    assert claim(host, worker="w2") == [2]  # the renewed lease is not taken over
+    assert host.execute("SELECT study_card_fail(1, 'slow', 'parse_fail', 'not json')").fetchone()[0] == "pending"
+
+
+def test_claim_takes_over_expired_leases_before_pending_jobs(host):
+    add_questions(host, 2)
+    host.execute("UPDATE study_memo_card_jobs SET priority = 10 WHERE id = 2")
+    assert claim(host, worker="w1") == [2]
+    expire_lease(host, 2)
+    host.execute("UPDATE study_memo_card_jobs SET priority = 0")
+
+    assert claim(host, worker="w2") == [2]
+
+
+def test_an_expired_lease_with_no_attempt_left_fails(host):
+    add_questions(host, 1)
+    host.execute("UPDATE study_memo_card_jobs SET attempts = 1")  # one attempt already spent
+    assert claim(host, worker="w1") == [1]
+    expire_lease(host, 1)
+
+    assert claim(host, worker="w2") == []
+    status, attempts, locked_by, error_code = job(host, 1)
+    assert (status, attempts, locked_by, error_code) == ("failed", 2, None, "lease_expired")
+
+
+def test_heartbeat_extends_the_lease_of_its_holder_only(host):
+    add_questions(host, 1)
+    claim(host, worker="w1", lease="1 minute")
+
+    assert host.execute("SELECT study_card_heartbeat(1, 'w1', '20 minutes')").fetchone()[0] is True
+    left, = host.execute("SELECT lease_expires_at - now() FROM study_memo_card_jobs WHERE id = 1").fetchone()
+    assert timedelta(minutes=19) < left <= timedelta(minutes=20)
+    assert host.execute("SELECT study_card_heartbeat(1, 'w2')").fetchone()[0] is False
+    assert host.execute("SELECT study_card_heartbeat(99, 'w1')").fetchone()[0] is False
+    with pytest.raises(psycopg.errors.InvalidParameterValue):
+        host.execute("SELECT study_card_heartbeat(1, 'w1', '0')")
+
+
+def test_reap_returns_expired_leases_to_pending_or_failed(host, listener):
+    add_questions(host, 3)
+    host.execute("UPDATE study_memo_card_jobs SET attempts = 1 WHERE id = 2")
+    assert claim(host, worker="w1", limit=3) == [1, 2, 3]
+    expire_lease(host, 1)
+    expire_lease(host, 2)
+    received(listener)
+
+    assert host.execute("SELECT study_card_reap()").fetchone()[0] == 2
+
+    assert job(host, 1) == ("pending", 1, None, "lease_expired")
+    assert job(host, 2) == ("failed", 2, None, "lease_expired")
+    assert job(host, 3) == ("processing", 1, "w1", None)
+    assert received(listener) == [{"count": 1}]
+    assert host.execute("SELECT study_card_reap()").fetchone()[0] == 0
+
+
+# --- release -------------------------------------------------------------------------
+
+def test_release_gives_the_job_back_without_spending_an_attempt(host, listener):
+    add_questions(host, 1)
+    received(listener)
+    claim(host)
+    host.execute("SELECT study_card_release(1, 'w1')")
+
+    assert job(host, 1) == ("pending", 0, None, None)
+    assert received(listener) == [{"count": 1}]
+    assert claim(host) == [1]
+    assert job(host, 1) == ("processing", 1, "w1", None)
+
+
+def test_release_with_a_delay_waits_and_wakes_nobody(host, listener):
+    add_questions(host, 1)
+    received(listener)
+    claim(host)
+    host.execute("SELECT study_card_release(1, 'w1', '30 seconds')")
+
+    wait, = host.execute("SELECT run_after - now() FROM study_memo_card_jobs").fetchone()
+    assert timedelta(seconds=29) < wait <= timedelta(seconds=30)
+    assert claim(host) == []
+    assert received(listener) == []
+
+
+def test_release_refuses_whoever_does_not_hold_the_job(host):
+    add_questions(host, 1)
+    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
+        host.execute("SELECT study_card_release(1, 'w1')")  # pending: nobody holds it
+    claim(host)
+    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
+        host.execute("SELECT study_card_release(1, 'w2')")
+    with pytest.raises(psycopg.errors.InvalidParameterValue):
+        host.execute("SELECT study_card_release(1, 'w1', '-1 second')")
+    assert job(host, 1) == ("processing", 1, "w1", None)
+
+
+# --- fail ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("code", ["parse_fail", "llm_timeout", "unknown"])
+def test_a_retryable_error_is_retried_once_then_the_job_fails(host, code):
+    add_questions(host, 1)
+    assert host.execute("SELECT max_attempts FROM study_memo_card_jobs").fetchone()[0] == 2  # the seed's default
+
+    claim(host)
+    assert host.execute("SELECT study_card_fail(1, 'w1', %s, 'first')", (code,)).fetchone()[0] == "pending"
+    assert job(host, 1) == ("pending", 1, None, code)
+    assert claim(host) == []  # backing off
+    make_runnable(host, 1)
+    assert claim(host) == [1]
+    assert host.execute("SELECT study_card_fail(1, 'w1', %s, 'second')", (code,)).fetchone()[0] == "failed"
+
+    row = host.execute("SELECT status, attempts, error_code, error_message, locked_by, completed_at IS NOT NULL"
+                       " FROM study_memo_card_jobs").fetchone()
+    assert row == ("failed", 2, code, "second", None, True)
+
+
+@pytest.mark.parametrize("code", ["no_ready_explanation", "stale_version", "source_deleted"])
+def test_a_non_retryable_error_skips_the_job_at_once(host, code):
+    add_questions(host, 1)
+    claim(host)
+
+    assert host.execute("SELECT study_card_fail(1, 'w1', %s, 'why')", (code,)).fetchone()[0] == "skipped"
+    assert job(host, 1) == ("skipped", 1, None, code)
+
+
+@pytest.mark.parametrize("code", ["all_dropped", "lease_expired", "bogus", None])
+def test_fail_refuses_codes_that_are_not_the_workers_to_report(host, code):
+    add_questions(host, 1)
+    claim(host)
+    with pytest.raises(psycopg.errors.InvalidParameterValue):
+        host.execute("SELECT study_card_fail(1, 'w1', %s, 'x')", (code,))
+    assert job(host, 1) == ("processing", 1, "w1", None)
+
+
+def test_fail_refuses_whoever_does_not_hold_the_job_and_keeps_the_message_short(host):
+    add_questions(host, 1)
+    claim(host)
+    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
+        host.execute("SELECT study_card_fail(1, 'w2', 'unknown', 'x')")
+    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
+        host.execute("SELECT study_card_fail(99, 'w1', 'unknown', 'x')")
+
+    host.execute("SELECT study_card_fail(1, 'w1', 'unknown', %s)", ("가" * 5000,))
+    assert host.execute("SELECT length(error_message) FROM study_memo_card_jobs").fetchone()[0] == 2000
+
+
+def test_backoff_doubles_per_attempt_up_to_an_hour(host):
+    add_questions(host, 1)
+    host.execute("UPDATE study_memo_card_jobs SET max_attempts = 10")
+    waits = []
+    for _ in range(8):
+        make_runnable(host, 1)
+        claim(host)
+        host.execute("SELECT study_card_fail(1, 'w1', 'llm_timeout', 'slow')")
+        waits.append(host.execute("SELECT run_after - now() FROM study_memo_card_jobs").fetchone()[0])
+
+    expected = [timedelta(minutes=m) for m in (1, 2, 4, 8, 16, 32, 60, 60)]
+    for wait, want in zip(waits, expected):
+        assert want - timedelta(seconds=1) < wait <= want
+
+
+def test_the_backoff_base_is_a_setting(host):
+    host.execute("SET study_card.retry_delay = '10 seconds'")
+    assert host.execute("SELECT study_card_retry_delay(1), study_card_retry_delay(3)").fetchone() == (
+        timedelta(seconds=10), timedelta(seconds=40))
+    host.execute("SET study_card.retry_delay = 'later'")
+    assert host.execute("SELECT study_card_retry_delay(1)").fetchone()[0] == timedelta(minutes=1)

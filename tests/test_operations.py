@@ -1,0 +1,154 @@
+"""sql/24_operations.sql: retry, retry_failed, prune and the study_card_job_stats view."""
+
+import json
+from datetime import timedelta
+
+import psycopg
+import pytest
+
+V1 = "2026-03-01 09:00+00"
+V2 = "2026-03-02 09:00+00"
+
+
+@pytest.fixture
+def host(db):
+    db.execute("""
+        INSERT INTO users (id) VALUES (1);
+        INSERT INTO study_topics (id, user_id, name) VALUES (1, 1, '데이터베이스');
+    """)
+    return db
+
+
+@pytest.fixture
+def listener(db_url):
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("LISTEN study_card_jobs")
+        yield conn
+
+
+def received(listener, timeout=0.5):
+    return [json.loads(n.payload) for n in listener.notifies(timeout=timeout)]
+
+
+def add_question(db, question_id, version=V1):
+    """An explained question; the trigger gives it a pending job."""
+    db.execute(
+        "INSERT INTO study_questions (id, user_id, topic_id, stem, ai_explanation, ai_explanation_generated_at)"
+        " VALUES (%s, 1, 1, '문제', '설명', %s)",
+        (question_id, version),
+    )
+    return db.execute("SELECT max(id) FROM study_memo_card_jobs").fetchone()[0]
+
+
+def finish(db, job_id, status, error_code=None, age="0"):
+    """Close a job as a worker run would have, `age` ago."""
+    db.execute(
+        """UPDATE study_memo_card_jobs
+              SET status = %s, error_code = %s, attempts = 2, started_at = now() - %s::interval - interval '20 seconds',
+                  completed_at = now() - %s::interval
+            WHERE id = %s""",
+        (status, error_code, age, age, job_id),
+    )
+
+
+def status(db, job_id):
+    return db.execute("SELECT status, attempts, error_code FROM study_memo_card_jobs WHERE id = %s", (job_id,)).fetchone()
+
+
+def test_retry_puts_a_failed_job_back_with_its_attempts_reset(host, listener):
+    failed = add_question(host, 1)
+    completed = add_question(host, 2)
+    finish(host, failed, "failed", "llm_timeout")
+    finish(host, completed, "completed")
+    received(listener)
+
+    assert host.execute("SELECT study_card_retry(%s)", (failed,)).fetchone()[0] is True
+    assert host.execute("SELECT study_card_retry(%s)", (completed,)).fetchone()[0] is False
+    assert host.execute("SELECT study_card_retry(99)").fetchone()[0] is False
+
+    assert status(host, failed) == ("pending", 0, "llm_timeout")
+    assert status(host, completed) == ("completed", 2, None)
+    assert received(listener) == [{"count": 1}]
+    assert [r[0] for r in host.execute("SELECT id FROM study_card_claim('w1', 5)")] == [failed]
+
+
+def test_retry_failed_puts_back_every_failed_job_or_those_of_one_error_code(host, listener):
+    jobs = [add_question(host, n) for n in range(1, 5)]
+    finish(host, jobs[0], "failed", "parse_fail")
+    finish(host, jobs[1], "failed", "parse_fail")
+    finish(host, jobs[2], "failed", "lease_expired")
+    finish(host, jobs[3], "skipped", "stale_version")
+    received(listener)
+
+    assert host.execute("SELECT study_card_retry_failed('parse_fail')").fetchone()[0] == 2
+    assert [status(host, j)[0] for j in jobs] == ["pending", "pending", "failed", "skipped"]
+    assert host.execute("SELECT study_card_retry_failed()").fetchone()[0] == 1
+    assert [status(host, j)[0] for j in jobs] == ["pending", "pending", "pending", "skipped"]
+    assert host.execute("SELECT study_card_retry_failed()").fetchone()[0] == 0
+    assert received(listener) == [{"count": 2}, {"count": 1}]
+
+
+def test_prune_deletes_old_finished_jobs_but_keeps_each_current_versions_job(host):
+    old_version = add_question(host, 1)
+    host.execute("UPDATE study_questions SET ai_explanation_generated_at = %s WHERE id = 1", (V2,))
+    current_version = host.execute("SELECT max(id) FROM study_memo_card_jobs").fetchone()[0]
+    recent = add_question(host, 2)
+    host.execute("UPDATE study_questions SET ai_explanation_generated_at = %s WHERE id = 2", (V2,))
+    pending = add_question(host, 3)
+    deleted_source = add_question(host, 4)
+    host.execute("UPDATE study_questions SET deleted_at = now() WHERE id = 4")
+    finish(host, old_version, "skipped", "stale_version", age="40 days")
+    finish(host, current_version, "completed", age="40 days")
+    finish(host, recent, "failed", "parse_fail", age="1 day")
+    finish(host, deleted_source, "completed", age="40 days")
+    host.execute("UPDATE study_memo_card_jobs SET created_at = now() - interval '40 days' WHERE id = %s", (pending,))
+    host.execute("""INSERT INTO study_memo_cards (user_id, source_kind, source_id, source_version, job_id, card_type, cue, answer)
+                    VALUES (1, 'question', 1, %s, %s, 'qa', '2NF의 조건은?', '부분 함수 종속 제거')""", (V1, old_version))
+
+    assert host.execute("SELECT study_card_prune('30 days')").fetchone()[0] == 2
+
+    remaining = [r[0] for r in host.execute("SELECT id FROM study_memo_card_jobs ORDER BY id")]
+    assert remaining == sorted([current_version, recent, pending,
+                                host.execute("SELECT max(id) FROM study_memo_card_jobs WHERE source_id = 2").fetchone()[0]])
+    assert host.execute("SELECT job_id FROM study_memo_cards").fetchone()[0] is None
+    assert host.execute("SELECT study_card_prune('0')").fetchone()[0] == 1  # the recent one, of an old version
+    for bad in (None, "-1 day"):
+        with pytest.raises(psycopg.errors.InvalidParameterValue):
+            host.execute("SELECT study_card_prune(%s)", (bad,))
+
+
+def test_after_a_prune_the_sweep_does_not_extract_a_current_version_again(host):
+    job_id = add_question(host, 1)
+    finish(host, job_id, "completed", age="90 days")
+
+    host.execute("SELECT study_card_prune('1 day')")
+
+    assert host.execute("SELECT study_card_enqueue()").fetchone()[0] == 0
+
+
+def test_job_stats_count_by_status_and_error_code_with_ages_and_durations(host):
+    jobs = [add_question(host, n) for n in range(1, 8)]
+    host.execute("UPDATE study_memo_card_jobs SET created_at = now() - interval '2 hours' WHERE id = %s", (jobs[0],))
+    host.execute("UPDATE study_memo_card_jobs SET run_after = now() + interval '1 hour' WHERE id = %s", (jobs[1],))
+    host.execute("SELECT study_card_claim('w1', 1)")  # jobs[0]: the oldest
+    host.execute("UPDATE study_memo_card_jobs SET lease_expires_at = now() - interval '1 second' WHERE id = %s", (jobs[0],))
+    for job_id, seconds in zip(jobs[2:5], (10, 20, 60)):
+        host.execute("""UPDATE study_memo_card_jobs SET status = 'completed', started_at = now() - %s * interval '1 second',
+                        completed_at = now() WHERE id = %s""", (seconds, job_id))
+    finish(host, jobs[5], "completed", "all_dropped", age="3 days")
+    finish(host, jobs[6], "failed", "parse_fail")
+
+    rows = host.execute("""
+        SELECT status, error_code, jobs, runnable, expired_leases, oldest_age IS NOT NULL,
+               finished_last_day, median_duration, p95_duration
+          FROM study_card_job_stats""").fetchall()
+
+    assert rows == [
+        ("pending", None, 1, 0, 0, True, 0, None, None),
+        ("processing", None, 1, 0, 1, True, 0, None, None),
+        ("completed", None, 3, 0, 0, False, 3, timedelta(seconds=20), timedelta(seconds=56)),
+        ("completed", "all_dropped", 1, 0, 0, False, 0, None, None),
+        ("failed", "parse_fail", 1, 0, 0, False, 1, timedelta(seconds=20), timedelta(seconds=20)),
+    ]
+    oldest, = host.execute("SELECT oldest_age FROM study_card_job_stats WHERE status = 'processing'").fetchone()
+    assert timedelta(hours=2) <= oldest < timedelta(hours=2, minutes=1)
