@@ -63,3 +63,9 @@ def empty_database():
     yield make_conninfo(admin, dbname=name)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """The session's embedded PostgreSQL server (for tests that restart it)."""
+    return SERVER
