@@ -141,15 +141,18 @@ def sd_notify(state: str) -> None:
 
 def parse_reply(content: str | None) -> dict:
     """The JSON object in a model's reply, taken out of a Markdown code fence, surrounding
-    prose or a reasoning model's <think> block, and otherwise left as it is."""
+    prose or a reasoning model's <think> block, and otherwise left as it is: the first
+    "{" where a JSON object starts (a brace in the prose, such as {{c1::…}}, is skipped)."""
     text = (content or "").rpartition("</think>")[2]
-    start = text.find("{")
-    if start < 0:
+    first_error = None
+    for start in (index for index, char in enumerate(text) if char == "{"):
+        try:
+            return json.JSONDecoder().raw_decode(text, start)[0]
+        except json.JSONDecodeError as error:
+            first_error = first_error or error
+    if first_error is None:
         raise UnparsableReply("no JSON object in the reply")
-    try:
-        return json.JSONDecoder().raw_decode(text, start)[0]
-    except json.JSONDecodeError as error:
-        raise UnparsableReply(f"the reply is not JSON: {error}") from error
+    raise UnparsableReply(f"the reply is not JSON: {first_error}") from first_error
 
 
 def format_sources(sources: list[dict]) -> str:
@@ -333,8 +336,8 @@ class Worker:
         call = LLMCall()
         try:
             try:
-                sources = conn.execute("SELECT * FROM study_card_gather(%s, %s)",
-                                       (job["id"], self.config.gather_k)).fetchall()
+                sources = conn.execute("SELECT * FROM study_card_gather(%s, %s, p_worker => %s)",
+                                       (job["id"], self.config.gather_k, self.config.name)).fetchall()
             except psycopg.errors.ObjectNotInPrerequisiteState as error:
                 # Not ours any more (then release raises 55000 too), or the source is
                 # gone: handed back, the next claim closes it as source_deleted.

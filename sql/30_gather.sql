@@ -127,7 +127,7 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_related_by_text(bigint, text, integer, text, bigint) FROM PUBLIC;
 
--- study_card_gather(job_id, k default 6, query_embedding default NULL)
+-- study_card_gather(job_id, k default 6, query_embedding default NULL, worker default NULL)
 -- -> (handle, source_kind, source_id, title, body, score), handle order:
 --   S1      the job's own source: kind question, subject_note or document (a document
 --           is S1 as a whole: body = all its chunks in order, and evidence quoting it
@@ -141,10 +141,14 @@ REVOKE EXECUTE ON FUNCTION study_card_related_by_text(bigint, text, integer, tex
 --           source itself (for a document job none of its own chunks).
 -- body is study_card_source_text, exactly what evidence quotes are checked against.
 -- Records the handles on the job, payload->'handles' = {"S1": {"kind", "id"}, …},
--- replacing those of an earlier call.
--- Errors: SQLSTATE 55000 when the job does not exist, is not processing, or its source
--- is gone; 22023 when k is not between 0 and 50; pgvector's error when query_embedding
--- has another dimension than the stored embeddings (1024).
+-- replacing those of an earlier call. worker: the caller's name, as in study_card_claim;
+-- when given, the caller must hold the job (study_card_held_job), so a worker whose
+-- lease was taken over cannot replace the handles its successor's evidence cites. The
+-- worker always passes it; NULL (psql, tests) only requires the job to be processing.
+-- Errors: SQLSTATE 55000 when the job does not exist, is not processing, is not held by
+-- worker (when given), or its source is gone; 22023 when k is not between 0 and 50;
+-- pgvector's error when query_embedding has another dimension than the stored
+-- embeddings (1024).
 -- SECURITY DEFINER: the worker role reads no table itself.
 -- Planner settings, for this function only: seq scans off, because the planner prices
 -- a distance as one cheap operator on a 4 KB vector that lives in TOAST, so at 10,000
@@ -154,7 +158,11 @@ REVOKE EXECUTE ON FUNCTION study_card_related_by_text(bigint, text, integer, tex
 -- 64 ms at 100,000 chunks, for a job that runs on request only). Planned afresh on
 -- every call (plan_cache_mode), since the owner's share of the rows and the query text
 -- decide the plan and a cached generic plan would see neither.
-CREATE OR REPLACE FUNCTION study_card_gather(p_job_id bigint, p_k integer DEFAULT 6, p_query_embedding vector DEFAULT NULL)
+-- The 3-argument signature of an earlier release: CREATE OR REPLACE cannot add p_worker
+-- to it, and two overloads would make a 3-argument call ambiguous.
+DROP FUNCTION IF EXISTS study_card_gather(bigint, integer, vector);
+CREATE OR REPLACE FUNCTION study_card_gather(p_job_id bigint, p_k integer DEFAULT 6, p_query_embedding vector DEFAULT NULL,
+                                             p_worker text DEFAULT NULL)
 RETURNS TABLE (handle text, source_kind text, source_id bigint, title text, body text, score double precision)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
@@ -174,8 +182,12 @@ BEGIN
     IF p_k IS NULL OR p_k NOT BETWEEN 0 AND 50 THEN
         RAISE EXCEPTION 'k must be between 0 and 50, not %', p_k USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT * INTO v_job FROM study_memo_card_jobs j WHERE j.id = p_job_id;
-    IF NOT FOUND OR v_job.status <> 'processing' THEN
+    IF p_worker IS NOT NULL THEN
+        v_job := study_card_held_job(p_job_id, p_worker);
+    ELSE
+        SELECT * INTO v_job FROM study_memo_card_jobs j WHERE j.id = p_job_id;
+    END IF;
+    IF v_job.id IS NULL OR v_job.status <> 'processing' THEN
         RAISE EXCEPTION 'study card job % is not being processed', p_job_id
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = format('status %s', coalesce(v_job.status, 'missing'));
@@ -240,4 +252,4 @@ BEGIN
          ORDER BY r.ord;
 END
 $$;
-REVOKE EXECUTE ON FUNCTION study_card_gather(bigint, integer, vector) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION study_card_gather(bigint, integer, vector, text) FROM PUBLIC;

@@ -20,7 +20,10 @@
 --             letter follows (5mb is the unitless 5)
 --   quantity  the canonical spelling: value without trailing zeros, then the unit
 --             ('10,000 건' -> '10000건', '3.50%' -> '3.5%', '3 퍼센트' -> '3%')
--- The text is NFKC-normalised first (full-width digits, ㎞, ％, ℃ become plain forms).
+-- The text is NFKC-normalised first (full-width digits, ㎞, ％, ℃ become plain forms),
+-- and invisible format characters are removed (soft hyphen U+00AD, zero-width space and
+-- joiners U+200B-U+200F, bidi controls U+202A-U+202E, word joiner and invisible operators
+-- U+2060-U+206F, BOM U+FEFF): '5<U+200B>5년' reads as 55년, as a learner sees it.
 -- Every digit run counts, also inside names (IPv4 gives 4, 2NF gives 2): the same
 -- reading applies to the card and to the quotes, so a name in both is found in both.
 CREATE OR REPLACE FUNCTION study_card_quantities(p_text text)
@@ -38,7 +41,7 @@ AS $$
                        WHEN '조' THEN 1000000000000 ELSE 1 END AS value,
                    CASE m.parts[3] WHEN '퍼센트' THEN '%' ELSE m.parts[3] END AS unit
               FROM regexp_matches(
-                       normalize(p_text, NFKC),
+                       regexp_replace(normalize(p_text, NFKC), '[\u00AD\u200B-\u200F\u202A-\u202E\u2060-\u206F\uFEFF]', '', 'g'),
                        '([0-9]+(?:,[0-9]{3}(?![0-9]))*(?:\.[0-9]+)?)[ \t]*(천만|백만|천|만|억|조)?[ \t]*'
                        '(개월|시간|퍼센트|분기|세기|세대|주년|%|년|주|일|분|초|원|명|개|건|회|배|층|세|'
                        '(?:km|cm|mm|nm|μm|m|kg|mg|g|ms|μs|ns|s|min|KB|kB|MB|GB|TB|B|bps|Kbps|Mbps|Gbps|'
@@ -174,14 +177,16 @@ $$;
 REVOKE EXECUTE ON FUNCTION study_card_cloze_problem(text) FROM PUBLIC;
 
 -- study_card_cloze_visible(text, n) -> the sentence as a learner sees it while studying
--- deletion cN (Anki's rendering): every cN deletion blanked, the other deletions shown
--- as their answers. Only meaningful for a well-formed cloze text.
+-- deletion cN (Anki's rendering): every cN deletion blanked, showing its hint when it
+-- has one (' [hint] ', else ' […] '), the other deletions shown as their answers. Only
+-- meaningful for a well-formed cloze text.
 CREATE OR REPLACE FUNCTION study_card_cloze_visible(p_text text, p_n integer)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
 AS $$
-    SELECT string_agg(part.piece || coalesce(CASE WHEN d.n = p_n THEN ' … ' ELSE d.answer END, ''),
+    SELECT string_agg(part.piece || coalesce(CASE WHEN d.n = p_n THEN ' [' || coalesce(d.hint, '…') || '] '
+                                                  ELSE d.answer END, ''),
                       '' ORDER BY part.ord)
       FROM regexp_split_to_table(p_text, '\{\{c[0-9]{1,4}::[^{}]*\}\}') WITH ORDINALITY AS part(piece, ord)
       LEFT JOIN study_card_cloze_deletions(p_text) AS d ON d.ord = part.ord
@@ -189,17 +194,18 @@ $$;
 REVOKE EXECUTE ON FUNCTION study_card_cloze_visible(text, integer) FROM PUBLIC;
 
 -- study_card_cloze_leak(text) -> how a deleted answer stays visible, or NULL: the first
--- deletion (in order) whose answer leaks (study_card_leaks) into the sentence as shown
--- while studying its cN (study_card_cloze_visible), or into its own hint.
+-- deletion (in order) whose answer leaks (study_card_leaks) into its own hint, or into
+-- the sentence as shown while studying its cN (study_card_cloze_visible: the other
+-- deletions' answers, and the hints of every cN deletion).
 CREATE OR REPLACE FUNCTION study_card_cloze_leak(p_text text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
 AS $$
     SELECT CASE
-               WHEN study_card_leaks(d.answer, study_card_cloze_visible(p_text, d.n))
-                   THEN format('c%s answer "%s" is visible in the rest of the sentence', d.n, d.answer)
-               ELSE format('c%s answer "%s" is visible in its hint "%s"', d.n, d.answer, d.hint)
+               WHEN study_card_leaks(d.answer, d.hint)
+                   THEN format('c%s answer "%s" is visible in its hint "%s"', d.n, d.answer, d.hint)
+               ELSE format('c%s answer "%s" is visible in the rest of the sentence', d.n, d.answer)
            END
       FROM study_card_cloze_deletions(p_text) AS d
      WHERE study_card_leaks(d.answer, study_card_cloze_visible(p_text, d.n))
@@ -318,7 +324,11 @@ REVOKE EXECUTE ON FUNCTION study_card_shape_problem(jsonb) FROM PUBLIC;
 --   evidence_missing      no evidence item
 --   evidence_foreign      a source that is not a handle the job recorded (S9, a raw id)
 --   evidence_not_found    a quote that is not in study_card_source_text of its handle,
---                         both sides compared after study_card_norm
+--                         both sides compared after study_card_norm; or a quote with a
+--                         number that is not a number of that text (same value, and
+--                         the same unit when the quote's has one): normalising removes
+--                         what separates digits, so '2명' is "in" '12명' and '35' in
+--                         '3.5%', and such a piece would support a number nobody wrote
 --   quantity_unsupported  study_card_unsupported_quantities(card text, all its quotes)
 --   cue_leaks_answer      study_card_leaks(answer, cue), qa cards
 --   cloze_malformed       study_card_cloze_problem, cloze cards
@@ -333,6 +343,7 @@ DECLARE
     v_item jsonb;
     v_index integer;
     v_source jsonb;
+    v_text text;
     v_missing text[];
 BEGIN
     detail := study_card_shape_problem(p_card);
@@ -361,10 +372,17 @@ BEGIN
         SELECT e.value, e.ord - 1 FROM jsonb_array_elements(v_evidence) WITH ORDINALITY AS e(value, ord)
     LOOP
         v_source := p_handles -> (v_item ->> 'source');
-        IF coalesce(strpos(study_card_norm(study_card_source_text(v_source ->> 'kind', (v_source ->> 'id')::bigint)),
-                           study_card_norm(v_item ->> 'quote')), 0) = 0 THEN
+        v_text := study_card_source_text(v_source ->> 'kind', (v_source ->> 'id')::bigint);
+        IF coalesce(strpos(study_card_norm(v_text), study_card_norm(v_item ->> 'quote')), 0) = 0 THEN
             reason := 'evidence_not_found';
             detail := format('evidence %s: the quote is not in %s', v_index, v_item ->> 'source');
+            RETURN;
+        END IF;
+        v_missing := study_card_unsupported_quantities(v_item ->> 'quote', v_text);
+        IF cardinality(v_missing) > 0 THEN
+            reason := 'evidence_not_found';
+            detail := format('evidence %s: the quote''s number %s is not a number of %s',
+                             v_index, array_to_string(v_missing, ', '), v_item ->> 'source');
             RETURN;
         END IF;
     END LOOP;

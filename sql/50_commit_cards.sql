@@ -67,9 +67,9 @@ REVOKE EXECUTE ON FUNCTION study_card_close_job(bigint, text, text, text, bigint
 --     55000 and nothing is written (so a second call for the same job fails too);
 --     result must be an object with a "cards" array and a valid needs_review
 --     (study_card_review_reason), else SQLSTATE 22023 (the worker records parse_fail);
---  2. when the source is gone or has moved on (study_card_source_problem), the job is
---     closed skipped with that error_code (stale_version, source_deleted,
---     no_ready_explanation) and nothing else is written;
+--  2. when the source is gone or has moved on (study_card_source_problem, checked
+--     under the per-user lock below), the job is closed skipped with that error_code
+--     (stale_version, source_deleted, no_ready_explanation) and nothing else is written;
 --  3. each card, by its 0-based index, is dropped with the first guard it fails:
 --     invalid_shape (also every card past the 20th: never truncated silently),
 --     evidence_missing, evidence_foreign, evidence_not_found, quantity_unsupported,
@@ -83,7 +83,8 @@ REVOKE EXECUTE ON FUNCTION study_card_close_job(bigint, text, text, text, bigint
 --     progress rows stay; text, source_version and job_id move to this job, evidence is
 --     replaced. The other active cards of the source are retired (deleted_at,
 --     retired_reason 'superseded', superseded_by_job). The remaining survivors are
---     inserted with their evidence;
+--     inserted with their evidence. A card stores the fields of its type only (cue and
+--     answer, or text); the other type's fields are ignored like any unknown key;
 --  5. the job is closed completed, with error_code all_dropped when no card survived;
 --     for a question, needs_review (or all_dropped) sets study_questions.needs_review,
 --     needs_review_reason (the LLM's reason, else 'all_dropped') and needs_review_at.
@@ -111,6 +112,9 @@ DECLARE
     v_passed jsonb := '{}';      -- norm_key -> index of the first card that passed study_card_check
     v_survivors jsonb := '[]';   -- [{"index", "key", "card"}] in result order
     v_dropped jsonb := '[]';
+    v_cue text;
+    v_answer text;
+    v_cloze_text text;
     v_card_id bigint;
     v_kept bigint[] := '{}';
     v_retired bigint[];
@@ -123,13 +127,16 @@ BEGIN
     END IF;
     v_review_reason := study_card_review_reason(p_result -> 'needs_review');
 
+    -- The lock first, then the version: a commit that waited here behind another one
+    -- of the user must see a version that changed meanwhile, or it would write cards
+    -- of the old version over (and retire) those of a newer job committed just before.
+    PERFORM pg_advisory_xact_lock(hashtextextended('study_card_commit user ' || v_job.user_id, 0));
     v_problem := study_card_source_problem(v_job.source_kind, v_job.source_id, v_job.source_version);
     IF v_problem IS NOT NULL THEN
         RETURN study_card_close_job(v_job.id, 'skipped', v_problem,
                                     format('the source is %s', replace(v_problem, '_', ' ')), '{}', '{}', '[]');
     END IF;
 
-    PERFORM pg_advisory_xact_lock(hashtextextended('study_card_commit user ' || v_job.user_id, 0));
     v_handles := coalesce(v_job.payload -> 'handles', '{}');
 
     FOR v_card, v_index IN
@@ -178,8 +185,12 @@ BEGIN
     FOR v_card, v_key IN
         SELECT s.value -> 'card', s.value ->> 'key' FROM jsonb_array_elements(v_survivors) WITH ORDINALITY AS s(value, ord) ORDER BY s.ord
     LOOP
+        -- Only the fields of the card's type: the others are unknown keys, ignored.
+        v_cue := CASE v_card ->> 'type' WHEN 'qa' THEN btrim(v_card ->> 'cue') END;
+        v_answer := CASE v_card ->> 'type' WHEN 'qa' THEN btrim(v_card ->> 'answer') END;
+        v_cloze_text := CASE v_card ->> 'type' WHEN 'cloze' THEN btrim(v_card ->> 'text') END;
         UPDATE study_memo_cards
-           SET cue = btrim(v_card ->> 'cue'), answer = btrim(v_card ->> 'answer'), cloze_text = btrim(v_card ->> 'text'),
+           SET cue = v_cue, answer = v_answer, cloze_text = v_cloze_text,
                source_version = v_job.source_version, job_id = v_job.id, updated_at = now()
          WHERE user_id = v_job.user_id AND norm_key = v_key AND deleted_at IS NULL
            AND source_kind = v_job.source_kind AND source_id = v_job.source_id
@@ -190,7 +201,7 @@ BEGIN
             INSERT INTO study_memo_cards (user_id, source_kind, source_id, source_version, job_id,
                                           card_type, cue, answer, cloze_text)
             VALUES (v_job.user_id, v_job.source_kind, v_job.source_id, v_job.source_version, v_job.id,
-                    v_card ->> 'type', btrim(v_card ->> 'cue'), btrim(v_card ->> 'answer'), btrim(v_card ->> 'text'))
+                    v_card ->> 'type', v_cue, v_answer, v_cloze_text)
             RETURNING id INTO v_card_id;
         END IF;
         INSERT INTO study_memo_card_evidence (card_id, source_kind, source_id, quote)

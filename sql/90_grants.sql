@@ -18,7 +18,7 @@ BEGIN
         'study_card_fail(bigint, text, text, text)',
         'study_card_enqueue(integer)',
         'study_card_reap()',
-        'study_card_gather(bigint, integer, vector)',
+        'study_card_gather(bigint, integer, vector, text)',
         'commit_cards(bigint, text, jsonb)']
     LOOP
         IF to_regprocedure(v_signature) IS NOT NULL THEN

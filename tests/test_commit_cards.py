@@ -205,6 +205,55 @@ def test_a_stale_version_skips_the_job_and_writes_no_card(db, question):
     assert db.execute("SELECT id, deleted_at FROM study_memo_cards").fetchall() == [(kept, None)]
 
 
+def test_a_new_version_committed_while_the_commit_waits_for_the_user_lock_skips_it(db, db_url, question):
+    """The version is checked after the per-user lock: a commit that waited behind
+    another commit of the user while the explanation was regenerated must not write
+    cards of the old version (nor retire what the newer version's commit wrote)."""
+    job_id = held_and_gathered(db, "question", question)
+    result = {}
+
+    def commit_v1():
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            result["report"] = commit(conn, job_id, CARDS["cards"])
+
+    with db.transaction():  # another commit of user 1 in progress: it holds the lock
+        db.execute("SELECT pg_advisory_xact_lock(hashtextextended('study_card_commit user ' || 1, 0))")
+        thread = threading.Thread(target=commit_v1)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not db.execute("SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND NOT granted)"
+                             ).fetchone()[0]:
+            assert time.monotonic() < deadline, "the commit did not wait for the user lock"
+            time.sleep(0.05)
+        db.execute("UPDATE study_questions SET ai_explanation_generated_at = %s WHERE id = %s", (V2, question))
+    thread.join(10)
+    assert (result["report"]["status"], result["report"]["error_code"]) == ("skipped", "stale_version")
+    assert db.execute("SELECT count(*) FROM study_memo_cards").fetchone()[0] == 0
+
+
+def test_a_card_with_the_other_types_fields_is_stored_by_its_own_type(db, question):
+    """Fields of the other card type are ignored, as every unknown key is: a qa card
+    with a "text" (or a cloze card with "cue"/"answer") is stored as its type says,
+    not refused by the table's type check with the whole result."""
+    job_id = held_and_gathered(db, "question", question)
+    report = commit(db, job_id, [
+        {**qa("TCP가 속한 계층은?", "전송 계층", Q_TCP), "text": "", "cloze": None},
+        {**cloze("{{c1::BCNF}}는 모든 결정자가 후보 키인 정규형이다", Q_BCNF), "cue": "BCNF는?", "answer": 1},
+    ])
+    assert (report["status"], len(report["kept"]), report["dropped"]) == ("completed", 2, [])
+    assert db.execute("SELECT card_type, cue, answer, cloze_text FROM study_memo_cards ORDER BY id").fetchall() == [
+        ("qa", "TCP가 속한 계층은?", "전송 계층", None),
+        ("cloze", None, None, "{{c1::BCNF}}는 모든 결정자가 후보 키인 정규형이다")]
+    # and a later version that reproduces them goes through the same (update) path
+    report = commit(db, new_version(db, question), [
+        {**qa("TCP가 속한 계층은?", "전송 계층", Q_TCP), "text": "x"},
+        {**cloze("{{c1::BCNF}}는 모든 결정자가 후보 키인 정규형이다", Q_BCNF), "cue": "y"},
+    ])
+    assert (report["status"], len(report["kept"]), report["retired"]) == ("completed", 2, [])
+    assert db.execute("SELECT count(*) FROM study_memo_cards WHERE cloze_text IS NOT NULL AND card_type = 'qa'"
+                      "   OR cue IS NOT NULL AND card_type = 'cloze'").fetchone()[0] == 0
+
+
 def test_a_deleted_source_skips_the_job(db, question):
     job_id = held_and_gathered(db, "question", question)
     db.execute("UPDATE study_questions SET deleted_at = now() WHERE id = %s", (question,))

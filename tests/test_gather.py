@@ -140,6 +140,26 @@ def test_only_a_job_in_processing_with_a_live_source_is_gathered(library, state)
     assert db.execute("SELECT payload FROM study_memo_card_jobs WHERE id = %s", (job_id,)).fetchone() in (None, (None,))
 
 
+def test_a_worker_whose_job_was_taken_over_cannot_replace_the_handles(library):
+    """A worker names itself: it must hold the job. Its lease ran out and w2 took the
+    job over and gathered; a late gather by w1 is refused and w2's handles stay."""
+    db, job_id, rows = library
+    db.execute("UPDATE study_memo_card_jobs SET locked_by = 'w2' WHERE id = %s", (job_id,))
+    held = db.execute("SELECT * FROM study_card_gather(%s, 2, p_worker => 'w2')", (job_id,)).fetchall()
+    handles = db.execute("SELECT payload -> 'handles' FROM study_memo_card_jobs WHERE id = %s", (job_id,)).fetchone()[0]
+    assert handles == {h: {"kind": k, "id": i} for h, k, i, *_ in held} and len(handles) == 3
+
+    for worker in ("w1", ""):
+        assert sqlstate_of(db, "SELECT * FROM study_card_gather(%s, 0, NULL, %s)", (job_id, worker)) == "55000"
+    assert db.execute("SELECT payload -> 'handles' FROM study_memo_card_jobs WHERE id = %s",
+                      (job_id,)).fetchone()[0] == handles
+
+
+def test_the_three_argument_gather_is_gone(db):
+    assert db.execute("SELECT array_agg(oid::regprocedure::text) FROM pg_proc WHERE proname = 'study_card_gather'"
+                      ).fetchone()[0] == ["study_card_gather(bigint,integer,vector,text)"]
+
+
 def rebuild_indexes_after(db, table: str, load_sql: str) -> None:
     """Run a bulk load with the table's study_card_* indexes dropped and then rebuilt
     from their own definitions (a bulk HNSW build is several times faster than

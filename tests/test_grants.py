@@ -26,7 +26,7 @@ def test_the_worker_role_may_execute_the_worker_functions_and_no_other(db):
     executable = {signature for _, signature, allowed in functions if allowed}
     expected = {signature for name, signature, _ in functions if name in WORKER_FUNCTIONS}
     assert executable == expected
-    assert {"study_card_gather(bigint,integer,vector)", "commit_cards(bigint,text,jsonb)"} <= executable
+    assert {"study_card_gather(bigint,integer,vector,text)", "commit_cards(bigint,text,jsonb)"} <= executable
 
 
 def test_no_project_function_is_executable_by_public(db):
@@ -41,7 +41,7 @@ def test_every_security_definer_function_fixes_its_search_path(db):
     definers = db.execute(
         f"SELECT f.signature, p.proconfig FROM ({PROJECT_FUNCTIONS}) AS f JOIN pg_proc p ON p.oid = f.oid"
         "  WHERE p.prosecdef").fetchall()
-    assert {"study_card_gather(bigint,integer,vector)", "commit_cards(bigint,text,jsonb)",
+    assert {"study_card_gather(bigint,integer,vector,text)", "commit_cards(bigint,text,jsonb)",
             "study_card_delete(bigint)"} <= {signature for signature, _ in definers}
     assert [signature for signature, config in definers
             if "search_path=public, pg_temp" not in (config or [])] == []

@@ -175,8 +175,17 @@ def test_evidence_not_found(job):
          "evidence_not_found"),
         ("two sentences glued out of order", qa("TCP와 원자성?", "전송 계층", Q_ATOMIC + " " + Q_TCP),
          "evidence_not_found"),
+        # Normalising drops the marks between digits, so a quote can be "in" the source
+        # as a piece of a number; the quote's numbers must be the source's own numbers.
+        ("10000건 quoted without its comma", qa("하루 처리 건수는?", "10000건", "하루 처리량은 10000건이었다"), None),
+        ("full-width digits in the quote", qa("운영 팀원 수는?", "12명", "운영 팀원은 １２명이고"), None),
+        ("2명 cut out of 12명", qa("장애 대응 팀원 수는?", "2명", "2명"), "evidence_not_found"),
+        ("35 read across 3.5%", qa("조회 시간 감소 코드는?", "35", "35"), "evidence_not_found"),
+        ("970년 cut out of 1970년", qa("커드가 모델을 제안한 해의 끝 세 자리는?", "970년", "970년 에드거 커드"),
+         "evidence_not_found"),
     ]
-    check_table(db, job_id, cases)
+    dropped = check_table(db, job_id, cases)
+    assert dropped["2명 cut out of 12명"]["detail"] == "evidence 0: the quote's number 2명 is not a number of S1"
 
 
 def test_quantity_unsupported(job):
@@ -204,6 +213,25 @@ def test_quantity_unsupported(job):
     dropped = check_table(db, job_id, cases)
     assert dropped["1972년 against 1970년"]["detail"] == "1972년 not in evidence"
     assert dropped["3년 against 3개월"]["detail"] == "3년 not in evidence"
+
+
+def test_quantity_unsupported_reads_numbers_however_they_are_written(job):
+    db, job_id, _ = job
+    cases = [
+        ("full-width 1970년", qa("관계형 모델이 나온 해는?", "１９７０년", Q_CODD), None),
+        ("a circled ⑫ before 명", qa("운영 팀원은 몇 명?", "⑫명", Q_TEAM), None),
+        ("a cloze hint with a supported number", cloze("백업은 {{c1::5년::3개월 아님}}간 보관한다", Q_RETENTION), None),
+        ("an ideographic space before the unit", qa("하루 처리량은 몇 건?", "10,000\u3000건", Q_INDEX), None),
+        ("a zero-width space before the unit", qa("로그 보존 기간은?", "3\u200b개월", Q_RETENTION), None),
+        ("full-width 1972년", qa("관계형 모델이 제안된 해는?", "１９７２년", Q_CODD), "quantity_unsupported"),
+        ("a number in a cloze hint", cloze("로그는 {{c1::3개월::7년 아님}} 보존한다", Q_RETENTION), "quantity_unsupported"),
+        # invisible characters do not split a number: the learner reads 55년, 33개월, 12회
+        ("55년 split by a zero-width space", qa("백업 보관 햇수는?", "5\u200b5년", Q_RETENTION), "quantity_unsupported"),
+        ("33개월 split by a word joiner", qa("로그 보존 개월 수는?", "3\u20603개월", Q_RETENTION), "quantity_unsupported"),
+        ("12회 split by a soft hyphen", qa("하루 점검 횟수는?", "1\u00ad2회", Q_TEAM), "quantity_unsupported"),
+    ]
+    dropped = check_table(db, job_id, cases)
+    assert dropped["55년 split by a zero-width space"]["detail"] == "55년 not in evidence"
 
 
 def test_cue_leaks_answer(job):
@@ -271,6 +299,11 @@ def test_cloze_leaks_answer(job):
          "cloze_leaks_answer"),
         ("the same year in the sentence", cloze("{{c1::1970}}년, 즉 1970년에 커드가 제안", Q_CODD), "cloze_leaks_answer"),
         ("full-width copy of the answer", cloze("{{c1::ＴＣＰ}}(tcp)는 전송 계층", Q_TCP), "cloze_leaks_answer"),
+        # while studying c1 every c1 deletion shows its hint, so a sibling's hint counts too
+        ("a sibling c1 hint that does not give it away", cloze("{{c1::IP}}와 {{c1::TCP::전송}}는 프로토콜이다", Q_TCP),
+         None),
+        ("a sibling c1 hint shows it", cloze("{{c1::TCP}}와 {{c1::IP::TCP가 아닌 쪽}}는 프로토콜이다", Q_TCP),
+         "cloze_leaks_answer"),
     ]
     dropped = check_table(db, job_id, cases)
     assert dropped["answer in its own hint"]["detail"] == 'c1 answer "TCP" is visible in its hint "TCP로 시작"'

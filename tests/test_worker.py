@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
 import worker
 from tests.fake_llm import FakeLLM, Reply, closed_port_url, fenced
@@ -31,6 +32,9 @@ EXPLANATION = "정답은 2번이다. 제2정규형은 부분 함수 종속을 �
     '```json\n{"cards": [], "needs_review": null}\n```',
     '다음은 카드입니다:\n```\n{"cards": [], "needs_review": null}\n```\n도움이 되었기를 바랍니다.',
     '<think>{"draft": 1} 생각 중</think>\n{"cards": [], "needs_review": null}',
+    # a brace in the prose before the object (the cloze syntax, a placeholder) is skipped
+    '{{c1::답}} 형식의 카드입니다:\n```json\n{"cards": [], "needs_review": null}\n```',
+    '결과 {cards}:\n{"cards": [], "needs_review": null}',
 ])
 def test_parse_reply_takes_the_object_out_of_fences_and_prose(content):
     assert worker.parse_reply(content) == {"cards": [], "needs_review": None}
@@ -298,6 +302,25 @@ def test_a_source_deleted_after_the_claim_is_handed_back_and_closed_by_the_claim
     run_once(db_url, llm.base_url)
     assert job_state(db) == ("skipped", 0, "source_deleted")
     assert llm.requests == []
+
+
+def test_a_job_taken_over_before_gather_keeps_its_new_holders_handles(db, db_url, question, llm, outcomes):
+    """The worker gathers under its own name: after another worker took the job over
+    (and gathered), this one's gather is refused, so it neither replaces the new
+    holder's handles nor calls the LLM."""
+    runner = worker.Worker(worker.Config({"DATABASE_URL": db_url, "MLX_BASE_URL": llm.base_url,
+                                          "WORKER_NAME": WORKER_NAME}))
+    with worker.connect(db_url) as conn:
+        job = conn.execute("SELECT * FROM study_card_claim(%s)", (WORKER_NAME,)).fetchone()
+        handles = {"S1": {"kind": "question", "id": 1}, "S2": {"kind": "subject_note", "id": 7}}
+        db.execute("UPDATE study_memo_card_jobs SET locked_by = 'other-worker', payload = %s",
+                   (Jsonb({"handles": handles}),))
+        runner.process(conn, job)
+    assert llm.requests == []
+    assert db.execute("SELECT status, locked_by FROM study_memo_card_jobs").fetchone() == ("processing", "other-worker")
+    assert the_job(db)["payload"] == {"handles": handles}
+    [line] = outcomes()
+    assert line.startswith(f"job={job['id']}: no longer held by this worker")
 
 
 def test_instructions_inside_a_source_change_nothing_the_guards_decide(db, db_url, llm):
