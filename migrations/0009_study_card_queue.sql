@@ -4,4 +4,4 @@
 -- definitions. This migration exists for its rollback, which runs before those of 0008
 -- and 0007 and drops the two objects that depend on columns they remove. yoyo needs one
 -- statement, so this file has a no-op.
-SELECT 1;
+DO $$ BEGIN END $$;

@@ -21,6 +21,9 @@ DECLARE
     v_passed jsonb := '{}';      -- norm_key -> index of the first card that passed study_card_check
     v_survivors jsonb := '[]';   -- [{"index", "key", "card"}] in result order
     v_dropped jsonb := '[]';
+    v_cue text;
+    v_answer text;
+    v_cloze_text text;
     v_card_id bigint;
     v_kept bigint[] := '{}';
     v_retired bigint[];
@@ -33,13 +36,16 @@ BEGIN
     END IF;
     v_review_reason := study_card_review_reason(p_result -> 'needs_review');
 
+    -- The lock first, then the version: a commit that waited here behind another one
+    -- of the user must see a version that changed meanwhile, or it would write cards
+    -- of the old version over (and retire) those of a newer job committed just before.
+    PERFORM pg_advisory_xact_lock(hashtextextended('study_card_commit user ' || v_job.user_id, 0));
     v_problem := study_card_source_problem(v_job.source_kind, v_job.source_id, v_job.source_version);
     IF v_problem IS NOT NULL THEN
         RETURN study_card_close_job(v_job.id, 'skipped', v_problem,
                                     format('the source is %s', replace(v_problem, '_', ' ')), '{}', '{}', '[]');
     END IF;
 
-    PERFORM pg_advisory_xact_lock(hashtextextended('study_card_commit user ' || v_job.user_id, 0));
     v_handles := coalesce(v_job.payload -> 'handles', '{}');
 
     FOR v_card, v_index IN
@@ -88,8 +94,12 @@ BEGIN
     FOR v_card, v_key IN
         SELECT s.value -> 'card', s.value ->> 'key' FROM jsonb_array_elements(v_survivors) WITH ORDINALITY AS s(value, ord) ORDER BY s.ord
     LOOP
+        -- Only the fields of the card's type: the others are unknown keys, ignored.
+        v_cue := CASE v_card ->> 'type' WHEN 'qa' THEN btrim(v_card ->> 'cue') END;
+        v_answer := CASE v_card ->> 'type' WHEN 'qa' THEN btrim(v_card ->> 'answer') END;
+        v_cloze_text := CASE v_card ->> 'type' WHEN 'cloze' THEN btrim(v_card ->> 'text') END;
         UPDATE study_memo_cards
-           SET cue = btrim(v_card ->> 'cue'), answer = btrim(v_card ->> 'answer'), cloze_text = btrim(v_card ->> 'text'),
+           SET cue = v_cue, answer = v_answer, cloze_text = v_cloze_text,
                source_version = v_job.source_version, job_id = v_job.id, updated_at = now()
          WHERE user_id = v_job.user_id AND norm_key = v_key AND deleted_at IS NULL
            AND source_kind = v_job.source_kind AND source_id = v_job.source_id
@@ -100,7 +110,7 @@ BEGIN
             INSERT INTO study_memo_cards (user_id, source_kind, source_id, source_version, job_id,
                                           card_type, cue, answer, cloze_text)
             VALUES (v_job.user_id, v_job.source_kind, v_job.source_id, v_job.source_version, v_job.id,
-                    v_card ->> 'type', btrim(v_card ->> 'cue'), btrim(v_card ->> 'answer'), btrim(v_card ->> 'text'))
+                    v_card ->> 'type', v_cue, v_answer, v_cloze_text)
             RETURNING id INTO v_card_id;
         END IF;
         INSERT INTO study_memo_card_evidence (card_id, source_kind, source_id, quote)
@@ -156,6 +166,7 @@ DECLARE
     v_item jsonb;
     v_index integer;
     v_source jsonb;
+    v_text text;
     v_missing text[];
 BEGIN
     detail := study_card_shape_problem(p_card);
@@ -184,10 +195,17 @@ BEGIN
         SELECT e.value, e.ord - 1 FROM jsonb_array_elements(v_evidence) WITH ORDINALITY AS e(value, ord)
     LOOP
         v_source := p_handles -> (v_item ->> 'source');
-        IF coalesce(strpos(study_card_norm(study_card_source_text(v_source ->> 'kind', (v_source ->> 'id')::bigint)),
-                           study_card_norm(v_item ->> 'quote')), 0) = 0 THEN
+        v_text := study_card_source_text(v_source ->> 'kind', (v_source ->> 'id')::bigint);
+        IF coalesce(strpos(study_card_norm(v_text), study_card_norm(v_item ->> 'quote')), 0) = 0 THEN
             reason := 'evidence_not_found';
             detail := format('evidence %s: the quote is not in %s', v_index, v_item ->> 'source');
+            RETURN;
+        END IF;
+        v_missing := study_card_unsupported_quantities(v_item ->> 'quote', v_text);
+        IF cardinality(v_missing) > 0 THEN
+            reason := 'evidence_not_found';
+            detail := format('evidence %s: the quote''s number %s is not a number of %s',
+                             v_index, array_to_string(v_missing, ', '), v_item ->> 'source');
             RETURN;
         END IF;
     END LOOP;
@@ -350,9 +368,9 @@ CREATE FUNCTION public.study_card_cloze_leak(p_text text) RETURNS text
     SET search_path TO 'public', 'pg_temp'
     AS $$
     SELECT CASE
-               WHEN study_card_leaks(d.answer, study_card_cloze_visible(p_text, d.n))
-                   THEN format('c%s answer "%s" is visible in the rest of the sentence', d.n, d.answer)
-               ELSE format('c%s answer "%s" is visible in its hint "%s"', d.n, d.answer, d.hint)
+               WHEN study_card_leaks(d.answer, d.hint)
+                   THEN format('c%s answer "%s" is visible in its hint "%s"', d.n, d.answer, d.hint)
+               ELSE format('c%s answer "%s" is visible in the rest of the sentence', d.n, d.answer)
            END
       FROM study_card_cloze_deletions(p_text) AS d
      WHERE study_card_leaks(d.answer, study_card_cloze_visible(p_text, d.n))
@@ -390,7 +408,8 @@ CREATE FUNCTION public.study_card_cloze_visible(p_text text, p_n integer) RETURN
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'public', 'pg_temp'
     AS $$
-    SELECT string_agg(part.piece || coalesce(CASE WHEN d.n = p_n THEN ' … ' ELSE d.answer END, ''),
+    SELECT string_agg(part.piece || coalesce(CASE WHEN d.n = p_n THEN ' [' || coalesce(d.hint, '…') || '] '
+                                                  ELSE d.answer END, ''),
                       '' ORDER BY part.ord)
       FROM regexp_split_to_table(p_text, '\{\{c[0-9]{1,4}::[^{}]*\}\}') WITH ORDINALITY AS part(piece, ord)
       LEFT JOIN study_card_cloze_deletions(p_text) AS d ON d.ord = part.ord
@@ -504,7 +523,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION public.study_card_gather(p_job_id bigint, p_k integer DEFAULT 6, p_query_embedding public.vector DEFAULT NULL::public.vector) RETURNS TABLE(handle text, source_kind text, source_id bigint, title text, body text, score double precision)
+CREATE FUNCTION public.study_card_gather(p_job_id bigint, p_k integer DEFAULT 6, p_query_embedding public.vector DEFAULT NULL::public.vector, p_worker text DEFAULT NULL::text) RETURNS TABLE(handle text, source_kind text, source_id bigint, title text, body text, score double precision)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'public', 'pg_temp'
     SET enable_seqscan TO 'off'
@@ -523,8 +542,12 @@ BEGIN
     IF p_k IS NULL OR p_k NOT BETWEEN 0 AND 50 THEN
         RAISE EXCEPTION 'k must be between 0 and 50, not %', p_k USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT * INTO v_job FROM study_memo_card_jobs j WHERE j.id = p_job_id;
-    IF NOT FOUND OR v_job.status <> 'processing' THEN
+    IF p_worker IS NOT NULL THEN
+        v_job := study_card_held_job(p_job_id, p_worker);
+    ELSE
+        SELECT * INTO v_job FROM study_memo_card_jobs j WHERE j.id = p_job_id;
+    END IF;
+    IF v_job.id IS NULL OR v_job.status <> 'processing' THEN
         RAISE EXCEPTION 'study card job % is not being processed', p_job_id
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = format('status %s', coalesce(v_job.status, 'missing'));
@@ -725,7 +748,7 @@ CREATE FUNCTION public.study_card_quantities(p_text text) RETURNS TABLE(ord inte
                        WHEN '조' THEN 1000000000000 ELSE 1 END AS value,
                    CASE m.parts[3] WHEN '퍼센트' THEN '%' ELSE m.parts[3] END AS unit
               FROM regexp_matches(
-                       normalize(p_text, NFKC),
+                       regexp_replace(normalize(p_text, NFKC), '[\u00AD\u200B-\u200F\u202A-\u202E\u2060-\u206F\uFEFF]', '', 'g'),
                        '([0-9]+(?:,[0-9]{3}(?![0-9]))*(?:\.[0-9]+)?)[ \t]*(천만|백만|천|만|억|조)?[ \t]*'
                        '(개월|시간|퍼센트|분기|세기|세대|주년|%|년|주|일|분|초|원|명|개|건|회|배|층|세|'
                        '(?:km|cm|mm|nm|μm|m|kg|mg|g|ms|μs|ns|s|min|KB|kB|MB|GB|TB|B|bps|Kbps|Mbps|Gbps|'
@@ -1710,8 +1733,8 @@ GRANT ALL ON FUNCTION public.study_card_enqueue(p_limit integer) TO study_card_w
 REVOKE ALL ON FUNCTION public.study_card_fail(p_job_id bigint, p_worker text, p_error_code text, p_message text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.study_card_fail(p_job_id bigint, p_worker text, p_error_code text, p_message text) TO study_card_worker;
 
-REVOKE ALL ON FUNCTION public.study_card_gather(p_job_id bigint, p_k integer, p_query_embedding public.vector) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.study_card_gather(p_job_id bigint, p_k integer, p_query_embedding public.vector) TO study_card_worker;
+REVOKE ALL ON FUNCTION public.study_card_gather(p_job_id bigint, p_k integer, p_query_embedding public.vector, p_worker text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.study_card_gather(p_job_id bigint, p_k integer, p_query_embedding public.vector, p_worker text) TO study_card_worker;
 
 REVOKE ALL ON FUNCTION public.study_card_heartbeat(p_job_id bigint, p_worker text, p_lease interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.study_card_heartbeat(p_job_id bigint, p_worker text, p_lease interval) TO study_card_worker;
