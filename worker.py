@@ -161,17 +161,23 @@ def format_sources(sources: list[dict]) -> str:
 
 
 def response_format(max_cards: int) -> dict:
-    """commit_cards' input shape as a JSON schema (llama.cpp and vLLM constrain decoding to it)."""
-    text = {"type": "string", "minLength": 1}
-    evidence = {"type": "object", "required": ["source", "quote"],
-                "properties": {"source": {"type": "string", "pattern": "^S[0-9]+$"}, "quote": text}}
-    card = {"type": "object", "required": ["type", "evidence"],
-            "properties": {"type": {"enum": ["qa", "cloze"]}, "cue": text, "answer": text, "text": text,
-                           "evidence": {"type": "array", "minItems": 1, "items": evidence}}}
+    """commit_cards' input shape as a JSON schema (llama.cpp and vLLM constrain decoding to it).
+    The lengths mirror commit_cards' limits so a constrained model cannot overrun them;
+    commit_cards still checks everything."""
+    def text(limit):
+        return {"type": "string", "minLength": 1, "maxLength": limit}
+    evidence = {"type": "array", "minItems": 1, "maxItems": 5,
+                "items": {"type": "object", "required": ["source", "quote"],
+                          "properties": {"source": {"type": "string", "pattern": "^S[0-9]+$"},
+                                         "quote": text(1000)}}}
+    qa = {"type": "object", "required": ["type", "cue", "answer", "evidence"],
+          "properties": {"type": {"const": "qa"}, "cue": text(300), "answer": text(300), "evidence": evidence}}
+    cloze = {"type": "object", "required": ["type", "text", "evidence"],
+             "properties": {"type": {"const": "cloze"}, "text": text(600), "evidence": evidence}}
     review = {"anyOf": [{"type": "null"},
-                        {"type": "object", "required": ["reason"], "properties": {"reason": text}}]}
+                        {"type": "object", "required": ["reason"], "properties": {"reason": text(1000)}}]}
     schema = {"type": "object", "required": ["cards", "needs_review"],
-              "properties": {"cards": {"type": "array", "maxItems": max_cards, "items": card},
+              "properties": {"cards": {"type": "array", "maxItems": max_cards, "items": {"anyOf": [qa, cloze]}},
                              "needs_review": review}}
     return {"type": "json_schema", "json_schema": {"name": "study_memo_cards", "schema": schema}}
 

@@ -26,6 +26,36 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_retry_delay(int) FROM PUBLIC;
 
+-- study_card_carry_request(p_job_id bigint) -> bigint, the new job's id, or NULL.
+-- Documents are extracted on request only: no trigger or sweep follows their versions.
+-- So when a document job is closed as stale_version (the document changed after the
+-- request), the request is carried to the document's current version: a pending
+-- card_extract job for it, with the old job's priority (ON CONFLICT DO NOTHING against
+-- study_memo_card_jobs_version_uniq, so an existing job of that version is kept).
+-- Does nothing for other kinds (their triggers and the sweep enqueue new versions) or
+-- other outcomes. Sends the NOTIFY for the new job. Called by study_card_claim and
+-- commit_cards inside their transaction.
+CREATE OR REPLACE FUNCTION study_card_carry_request(p_job_id bigint) RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_new_id bigint;
+BEGIN
+    INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind, priority)
+    SELECT j.user_id, j.source_kind, j.source_id, s.version, j.kind, j.priority
+      FROM study_memo_card_jobs j
+     CROSS JOIN LATERAL study_card_source(j.source_kind, j.source_id) AS s
+     WHERE j.id = p_job_id AND j.source_kind = 'document' AND j.error_code = 'stale_version'
+       AND j.status = 'skipped' AND s.version IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING id INTO v_new_id;
+    PERFORM study_card_notify(CASE WHEN v_new_id IS NULL THEN 0 ELSE 1 END);
+    RETURN v_new_id;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_carry_request(bigint) FROM PUBLIC;
+
 -- study_card_claim(p_worker text, p_limit int DEFAULT 1, p_lease interval DEFAULT '10 minutes')
 --   -> SETOF study_memo_card_jobs, the claimed jobs as they are now.
 -- Claims up to p_limit jobs for p_worker: status processing, attempts + 1, started_at,
@@ -37,7 +67,8 @@ REVOKE EXECUTE ON FUNCTION study_card_retry_delay(int) FROM PUBLIC;
 -- left are closed as failed (lease_expired) on the way.
 -- A job whose source is gone, not ready or at another version is closed here (skipped,
 -- error_code source_deleted / no_ready_explanation / stale_version, from
--- study_card_source_problem) and not returned; claim goes on until it has p_limit jobs
+-- study_card_source_problem) and not returned (a requested document that changed is
+-- carried to its current version: study_card_carry_request); claim goes on until it has p_limit jobs
 -- or the queue has no more runnable ones.
 -- Errors: 22023 when p_worker is blank, p_limit < 1 or p_lease is not positive.
 CREATE OR REPLACE FUNCTION study_card_claim(p_worker text, p_limit int DEFAULT 1,
@@ -94,6 +125,7 @@ BEGIN
                   FROM study_memo_card_jobs
                  WHERE id = ANY (v_ids)) AS c
          WHERE j.id = c.id AND c.problem IS NOT NULL;
+        PERFORM study_card_carry_request(id) FROM unnest(v_ids) AS id;
 
         RETURN QUERY
         UPDATE study_memo_card_jobs j

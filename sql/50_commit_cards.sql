@@ -118,6 +118,7 @@ DECLARE
     v_card_id bigint;
     v_kept bigint[] := '{}';
     v_retired bigint[];
+    v_report jsonb;
 BEGIN
     v_job := study_card_held_job(p_job_id, p_worker);
     IF jsonb_typeof(p_result) IS DISTINCT FROM 'object' OR jsonb_typeof(p_result -> 'cards') IS DISTINCT FROM 'array' THEN
@@ -133,8 +134,10 @@ BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended('study_card_commit user ' || v_job.user_id, 0));
     v_problem := study_card_source_problem(v_job.source_kind, v_job.source_id, v_job.source_version);
     IF v_problem IS NOT NULL THEN
-        RETURN study_card_close_job(v_job.id, 'skipped', v_problem,
-                                    format('the source is %s', replace(v_problem, '_', ' ')), '{}', '{}', '[]');
+        v_report := study_card_close_job(v_job.id, 'skipped', v_problem,
+                                         format('the source is %s', replace(v_problem, '_', ' ')), '{}', '{}', '[]');
+        PERFORM study_card_carry_request(v_job.id);
+        RETURN v_report;
     END IF;
 
     v_handles := coalesce(v_job.payload -> 'handles', '{}');

@@ -40,8 +40,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_ALIAS = "gemma-3-270m"
 CONTEXT_TOKENS = 8192  # the gathered sources (S1..S6) plus the answer fit with room to spare
-MAX_LIST_ITEMS = 2  # evidence items per card, where the worker's schema sets no bound
-MAX_STRING_CHARS = 120  # cue, answer, cloze text, quote, where the schema sets no bound
+MAX_LIST_ITEMS = 2  # evidence items per card (and cards per result) at most, whatever the worker's schema allows
+MAX_STRING_CHARS = 120  # cue, answer, cloze text, quote at most, whatever the worker's schema allows
 STARTUP_SECONDS = 180
 # The worker's settings for this model, unless the environment sets them. llama-cpp-python
 # checks the JSON grammar against Gemma's 262,144-token vocabulary at every step (about
@@ -108,16 +108,16 @@ def wait_until_ready(server: subprocess.Popen, base_url: str, log_path: Path) ->
 
 
 def bounded(schema):
-    """The JSON schema with a bound on every list and free string that has none."""
+    """The JSON schema with every list and free string bounded to the small model's caps."""
     if isinstance(schema, list):
         return [bounded(item) for item in schema]
     if not isinstance(schema, dict):
         return schema
     schema = {key: bounded(value) for key, value in schema.items()}
     if schema.get("type") == "array":
-        schema.setdefault("maxItems", MAX_LIST_ITEMS)
+        schema["maxItems"] = min(schema.get("maxItems", MAX_LIST_ITEMS), MAX_LIST_ITEMS)
     if schema.get("type") == "string" and "pattern" not in schema and "enum" not in schema:
-        schema.setdefault("maxLength", MAX_STRING_CHARS)
+        schema["maxLength"] = min(schema.get("maxLength", MAX_STRING_CHARS), MAX_STRING_CHARS)
     return schema
 
 

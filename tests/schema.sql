@@ -27,6 +27,7 @@ DECLARE
     v_card_id bigint;
     v_kept bigint[] := '{}';
     v_retired bigint[];
+    v_report jsonb;
 BEGIN
     v_job := study_card_held_job(p_job_id, p_worker);
     IF jsonb_typeof(p_result) IS DISTINCT FROM 'object' OR jsonb_typeof(p_result -> 'cards') IS DISTINCT FROM 'array' THEN
@@ -42,8 +43,10 @@ BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended('study_card_commit user ' || v_job.user_id, 0));
     v_problem := study_card_source_problem(v_job.source_kind, v_job.source_id, v_job.source_version);
     IF v_problem IS NOT NULL THEN
-        RETURN study_card_close_job(v_job.id, 'skipped', v_problem,
-                                    format('the source is %s', replace(v_problem, '_', ' ')), '{}', '{}', '[]');
+        v_report := study_card_close_job(v_job.id, 'skipped', v_problem,
+                                         format('the source is %s', replace(v_problem, '_', ' ')), '{}', '{}', '[]');
+        PERFORM study_card_carry_request(v_job.id);
+        RETURN v_report;
     END IF;
 
     v_handles := coalesce(v_job.payload -> 'handles', '{}');
@@ -155,6 +158,26 @@ CREATE FUNCTION public.study_card_card_text(p_card jsonb) RETURNS text
         WHEN 'qa' THEN concat_ws(E'\n', p_card ->> 'cue', p_card ->> 'answer')
         ELSE regexp_replace(p_card ->> 'text', '\{\{[ \t]*c[0-9]+::|::|[{}]', ' ', 'g')
     END
+$$;
+
+CREATE FUNCTION public.study_card_carry_request(p_job_id bigint) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    v_new_id bigint;
+BEGIN
+    INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind, priority)
+    SELECT j.user_id, j.source_kind, j.source_id, s.version, j.kind, j.priority
+      FROM study_memo_card_jobs j
+     CROSS JOIN LATERAL study_card_source(j.source_kind, j.source_id) AS s
+     WHERE j.id = p_job_id AND j.source_kind = 'document' AND j.error_code = 'stale_version'
+       AND j.status = 'skipped' AND s.version IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING id INTO v_new_id;
+    PERFORM study_card_notify(CASE WHEN v_new_id IS NULL THEN 0 ELSE 1 END);
+    RETURN v_new_id;
+END
 $$;
 
 CREATE FUNCTION public.study_card_check(p_card jsonb, p_handles jsonb, OUT reason text, OUT detail text) RETURNS record
@@ -312,6 +335,7 @@ BEGIN
                   FROM study_memo_card_jobs
                  WHERE id = ANY (v_ids)) AS c
          WHERE j.id = c.id AND c.problem IS NOT NULL;
+        PERFORM study_card_carry_request(id) FROM unnest(v_ids) AS id;
 
         RETURN QUERY
         UPDATE study_memo_card_jobs j
@@ -1709,6 +1733,8 @@ REVOKE ALL ON FUNCTION public.commit_cards(p_job_id bigint, p_worker text, p_res
 GRANT ALL ON FUNCTION public.commit_cards(p_job_id bigint, p_worker text, p_result jsonb) TO study_card_worker;
 
 REVOKE ALL ON FUNCTION public.study_card_card_text(p_card jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_carry_request(p_job_id bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_check(p_card jsonb, p_handles jsonb, OUT reason text, OUT detail text) FROM PUBLIC;
 

@@ -327,3 +327,31 @@ def test_the_backoff_base_is_a_setting(host):
         timedelta(seconds=10), timedelta(seconds=40))
     host.execute("SET study_card.retry_delay = 'later'")
     assert host.execute("SELECT study_card_retry_delay(1)").fetchone()[0] == timedelta(minutes=1)
+
+
+def test_a_requested_document_that_changed_is_carried_to_its_current_version(host):
+    host.execute("""
+        INSERT INTO documents (id, user_id, title, updated_at) VALUES (1, 1, '교재', '2026-01-01 00:00+00');
+        INSERT INTO document_chunks (document_id, ord, content) VALUES (1, 0, 'RAID 5는 최소 3개의 디스크가 필요하다.');
+    """)
+    first = host.execute("SELECT study_card_request('document', 1)").fetchone()[0]
+    host.execute("UPDATE documents SET updated_at = '2026-02-01 00:00+00' WHERE id = 1")
+
+    claimed = claim(host)
+
+    status, _, _, error_code = job(host, first)
+    assert (status, error_code) == ("skipped", "stale_version")
+    carried = host.execute(
+        "SELECT id, source_version FROM study_memo_card_jobs WHERE source_kind = 'document' AND id <> %s", (first,)
+    ).fetchall()
+    assert [(row[1].isoformat()) for row in carried] == ["2026-02-01T00:00:00+00:00"]
+    assert claimed == [carried[0][0]]
+
+
+def test_a_question_that_changed_is_not_carried_by_claim(host):
+    add_questions(host, 1)
+    host.execute("UPDATE study_questions SET ai_explanation_generated_at = ai_explanation_generated_at + interval '1 day'")
+    before = host.execute("SELECT count(*) FROM study_memo_card_jobs").fetchone()[0]
+    while claim(host):
+        pass
+    assert host.execute("SELECT count(*) FROM study_memo_card_jobs").fetchone()[0] == before == 2

@@ -205,6 +205,20 @@ def test_a_stale_version_skips_the_job_and_writes_no_card(db, question):
     assert db.execute("SELECT id, deleted_at FROM study_memo_cards").fetchall() == [(kept, None)]
 
 
+def test_a_requested_document_that_changed_before_the_commit_gets_a_job_for_its_new_version(db):
+    add_user(db, 1)
+    document, _ = add_document(db, 1, "네트워크 교재", ["TCP는 연결형 프로토콜이다."])
+    job_id = held_and_gathered(db, "document", document)
+    db.execute("UPDATE documents SET updated_at = %s WHERE id = %s", (V2, document))
+
+    report = commit(db, job_id, [qa("연결형 프로토콜은?", "TCP", "TCP는 연결형 프로토콜이다.")])
+
+    assert (report["status"], report["error_code"]) == ("skipped", "stale_version")
+    assert db.execute(
+        "SELECT status, source_version FROM study_memo_card_jobs WHERE source_kind = 'document' AND id <> %s",
+        (job_id,)).fetchall() == [("pending", V2)]
+
+
 def test_a_new_version_committed_while_the_commit_waits_for_the_user_lock_skips_it(db, db_url, question):
     """The version is checked after the per-user lock: a commit that waited behind
     another commit of the user while the explanation was regenerated must not write

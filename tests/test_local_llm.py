@@ -21,13 +21,14 @@ def test_openai_json_schema_becomes_llama_cpp_json_object_with_bounds():
     fmt = rewritten["response_format"]
     assert fmt["type"] == "json_object" and set(fmt) == {"type", "schema"}
     cards = fmt["schema"]["properties"]["cards"]
-    assert cards["maxItems"] == 3, "a bound the worker set is kept"
-    card = cards["items"]["properties"]
-    assert card["evidence"]["maxItems"] == local_llm.MAX_LIST_ITEMS
-    assert card["cue"]["maxLength"] == local_llm.MAX_STRING_CHARS
-    assert card["evidence"]["items"]["properties"]["quote"]["maxLength"] == local_llm.MAX_STRING_CHARS
-    assert "maxLength" not in card["evidence"]["items"]["properties"]["source"], "a pattern stays exact"
-    assert "maxLength" not in card["type"], "an enum stays exact"
+    assert cards["maxItems"] == min(3, local_llm.MAX_LIST_ITEMS), "the worker's bound, capped"
+    qa, cloze = (shape["properties"] for shape in cards["items"]["anyOf"])
+    assert qa["evidence"]["maxItems"] == local_llm.MAX_LIST_ITEMS
+    assert qa["cue"]["maxLength"] == local_llm.MAX_STRING_CHARS
+    assert cloze["text"]["maxLength"] == local_llm.MAX_STRING_CHARS
+    assert qa["evidence"]["items"]["properties"]["quote"]["maxLength"] == local_llm.MAX_STRING_CHARS
+    assert "maxLength" not in qa["evidence"]["items"]["properties"]["source"], "a pattern stays exact"
+    assert qa["type"] == {"const": "qa"}, "a const stays exact"
     assert {k: v for k, v in rewritten.items() if k != "response_format"} == {"model": "m", "messages": []}
 
 

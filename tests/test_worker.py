@@ -72,7 +72,11 @@ def test_response_format_is_the_commit_cards_shape():
     schema = worker.response_format(3)["json_schema"]["schema"]
     assert schema["required"] == ["cards", "needs_review"]
     assert schema["properties"]["cards"]["maxItems"] == 3
-    assert schema["properties"]["cards"]["items"]["properties"]["type"] == {"enum": ["qa", "cloze"]}
+    qa, cloze = schema["properties"]["cards"]["items"]["anyOf"]
+    assert (qa["required"], qa["properties"]["type"]) == (["type", "cue", "answer", "evidence"], {"const": "qa"})
+    assert (cloze["required"], cloze["properties"]["type"]) == (["type", "text", "evidence"], {"const": "cloze"})
+    assert qa["properties"]["evidence"]["maxItems"] == 5
+    assert (qa["properties"]["cue"]["maxLength"], cloze["properties"]["text"]["maxLength"]) == (300, 600)
 
 
 def test_help_lists_every_setting():
