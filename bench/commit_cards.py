@@ -1,0 +1,130 @@
+"""commit_cards: guarded cards per second against a table of 100,000 active cards.
+
+Workload: one user owns 100,000 active qa cards (20,000 with --quick) spread over 1,000
+other questions. 500 results (100 with --quick) are committed one by one, each for its
+own question's job, already claimed and gathered (untimed), each carrying 8 cards that
+quote the question's explanation (handle S1):
+
+  kept      2 qa cards, 2 cloze cards
+  dropped   evidence_not_found (a quote that is not in the source),
+            quantity_unsupported (a year the quote does not state),
+            cue_leaks_answer (the answer written in the cue),
+            duplicate (the same card as one of the 100,000, from another source)
+
+Cards per second = 8 x results / the time of the commit_cards calls. The plans of the
+queries inside one commit_cards call that read study_memo_cards are printed
+(auto_explain): the dedup lookup must be an index scan, not a sequential scan.
+"""
+
+import time
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from bench.harness import Bench, Row, indent, nested_plans, percentile
+
+WORKER = "bench-committer"
+EXPECTED_DROPS = ["evidence_not_found", "quantity_unsupported", "cue_leaks_answer", "duplicate"]
+
+
+def explanation(i: int) -> str:
+    return (f"세종 {i}호는 훈민정음을 창제하였다. 집현전 {i}관을 설치하여 학문을 장려하였다. "
+            f"측우기 {i}대를 만들어 강우량을 측정하였다. 장영실 {i}세는 자격루를 제작하였다.")
+
+
+def background_card(k: int) -> tuple[str, str]:
+    return f"배경 질문 {k}", f"배경 답 {k}"
+
+
+def result(i: int) -> dict:
+    """The 8 cards for question i: 4 that pass every guard, 4 that each fail another."""
+    def qa(cue, answer, quote):
+        return {"type": "qa", "cue": cue, "answer": answer, "evidence": [{"source": "S1", "quote": quote}]}
+
+    def cloze(text, quote):
+        return {"type": "cloze", "text": text, "evidence": [{"source": "S1", "quote": quote}]}
+
+    cue, answer = background_card(i)
+    return {"cards": [
+        qa(f"측우기 {i}대를 만든 목적은?", "강우량 측정", f"측우기 {i}대를 만들어 강우량을 측정하였다"),
+        qa(f"집현전 {i}관을 설치한 목적은?", "학문 장려", f"집현전 {i}관을 설치하여 학문을 장려하였다"),
+        cloze(f"세종 {i}호는 {{{{c1::훈민정음}}}}을 창제하였다.", f"세종 {i}호는 훈민정음을 창제하였다"),
+        cloze(f"장영실 {i}세는 {{{{c1::자격루}}}}를 제작하였다.", f"장영실 {i}세는 자격루를 제작하였다"),
+        qa(f"이순신 {i}의 업적은?", "한산도 대첩", f"이순신 {i}은 한산도 대첩에서 승리하였다"),
+        qa("측우기를 만든 해는?", "1441년", f"측우기 {i}대를 만들어 강우량을 측정하였다"),
+        qa(f"세종 {i}호가 창제한 훈민정음은 무엇인가?", "훈민정음", f"세종 {i}호는 훈민정음을 창제하였다"),
+        qa(cue, answer, f"세종 {i}호는 훈민정음을 창제하였다"),
+    ], "needs_review": None}
+
+
+def prepare(conn: psycopg.Connection, cards: int, results: int) -> tuple[list[tuple[int, int]], int]:
+    """The background cards, the questions to commit for and their claimed, gathered jobs:
+    ([(job id, question number)], user id)."""
+    user = conn.execute("INSERT INTO users (email) VALUES ('bench@example.com') RETURNING id").fetchone()[0]
+    conn.execute(
+        """INSERT INTO study_questions (user_id, stem, answer)
+           SELECT %s, '배경 문항 ' || i, '①' FROM generate_series(1, 1000) AS i""", (user,))
+    conn.execute(
+        """INSERT INTO study_memo_cards (user_id, source_kind, source_id, source_version, card_type, cue, answer)
+           SELECT %s, 'question', q.id, now(), 'qa', '배경 질문 ' || k, '배경 답 ' || k
+             FROM generate_series(1, %s) AS k
+             JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM study_questions) q ON q.n = k %% 1000""",
+        (user, cards))
+    numbered = conn.execute(
+        """INSERT INTO study_questions (user_id, stem, answer, ai_explanation, ai_explanation_generated_at)
+           SELECT %s, '문항 ' || i || ': 세종의 업적으로 옳은 것은?', '③', e, now()
+             FROM unnest(%s::text[]) WITH ORDINALITY AS x(e, i) RETURNING id, stem""",
+        (user, [explanation(i) for i in range(1, results + 1)])).fetchall()
+    number_of = {qid: int(stem.split()[1].rstrip(":")) for qid, stem in numbered}
+    conn.execute("SELECT study_card_enqueue(%s)", (results,))
+    conn.execute("VACUUM ANALYZE")
+    jobs = conn.execute("SELECT id, source_id FROM study_card_claim(%s, %s, '1 hour')", (WORKER, results)).fetchall()
+    for job_id, _ in jobs:
+        conn.execute("SELECT count(*) FROM study_card_gather(%s)", (job_id,))
+    return [(job_id, number_of[source_id]) for job_id, source_id in jobs], user
+
+
+def run(bench: Bench) -> list[Row]:
+    cards, results = (20_000, 100) if bench.quick else (100_000, 500)
+    bench.say(f"workload: {results} results x 8 cards (4 kept, 4 dropped) against {cards:,} active cards")
+    url = bench.database("bench_commit", with_schema=True)
+    with psycopg.connect(url, autocommit=True) as conn:
+        jobs, _ = prepare(conn, cards, results)
+        plan_job = jobs.pop()
+        times, reports = [], []
+        for job_id, number in jobs:
+            began = time.perf_counter()
+            report = conn.execute("SELECT commit_cards(%s, %s, %s)", (job_id, WORKER, Jsonb(result(number))),
+                                  prepare=True).fetchone()[0]
+            times.append(time.perf_counter() - began)
+            reports.append(report)
+        plans = nested_plans(conn, "SELECT commit_cards(%s, %s, %s)",
+                             (plan_job[0], WORKER, Jsonb(result(plan_job[1]))))
+        active = conn.execute("SELECT count(*) FROM study_memo_cards WHERE deleted_at IS NULL").fetchone()[0]
+    bench.drop("bench_commit")
+
+    unexpected = [report for report in reports
+                  if len(report["kept"]) != 4 or [drop["reason"] for drop in report["dropped"]] != EXPECTED_DROPS]
+    bench.say(f"  {len(reports) - len(unexpected)} of {len(reports)} reports kept 4 cards and dropped {EXPECTED_DROPS}")
+    if unexpected:
+        bench.say(f"  WARNING: the workload is not what it claims; for example {unexpected[0]}")
+    card_rate = 8 * len(times) / sum(times)
+    bench.say(f"  {len(times)} commits in {sum(times):.2f} s: {card_rate:,.0f} cards/s, "
+              f"p50 {percentile(times, 50) * 1000:.2f} ms, p95 {percentile(times, 95) * 1000:.2f} ms per commit; "
+              f"{active:,} active cards at the end")
+
+    card_plans = [plan for plan in plans if "study_memo_cards" in plan]
+    bench.say("  plans of the queries inside commit_cards that read study_memo_cards:")
+    for plan in card_plans:
+        bench.say(indent(plan))
+    seq_scan = any("Seq Scan on study_memo_cards" in plan for plan in card_plans)
+    dedup = [plan for plan in card_plans if "c.norm_key = v_key AND c.deleted_at IS NULL" in plan]
+    dedup_index = bool(dedup) and "Index Scan using study_memo_cards_active_norm_key_uniq" in dedup[0]
+    per_commit = (f"p50 {percentile(times, 50) * 1000:.2f} ms, "
+                  f"p95 {percentile(times, 95) * 1000:.2f} ms per commit_cards")
+    dedup_plan = "index scan on study_memo_cards_active_norm_key_uniq" if dedup_index else "NOT the unique index"
+    return [
+        Row("commit_cards", f"8-card results vs {cards // 1000}k cards", f"{card_rate:,.0f} cards/s", note=per_commit),
+        Row("commit_cards", "dedup lookup plan",
+            dedup_plan + ("; SEQ SCAN on study_memo_cards elsewhere" if seq_scan else "; no seq scan")),
+    ]
