@@ -1,6 +1,6 @@
 -- Gather: the evidence an LLM reads for one job. S1 is the job's own source; S2… are
 -- the owner's most related document chunks and subject notes, found by pgvector
--- (cosine distance, HNSW) and pg_trgm (word similarity, GIN), fused by reciprocal
+-- (cosine distance, HNSW) and pg_trgm (word distance, GiST), fused by reciprocal
 -- rank. The handles are recorded on the job; commit_cards accepts evidence only for
 -- recorded handles. The indexes are migration 0010's.
 
@@ -94,35 +94,33 @@ REVOKE EXECUTE ON FUNCTION study_card_related_by_vector(bigint, vector, integer,
 
 -- study_card_related_by_text(user_id, query, limit, skip_kind, skip_id)
 -- -> (source_kind, source_id, rank): like study_card_related_by_vector, ranked by
--- pg_trgm word_similarity(query, chunk content / note body), highest first, among the
--- rows that pass `query <% text` (pg_trgm.word_similarity_threshold; study_card_gather
--- sets 0.2: Korean particles glued to words cost trigrams, so a related chunk often
--- scores only 0.2 to 0.3), which the GIN trigram indexes serve. Inlined like the
+-- pg_trgm word similarity of query to the chunk content / note body, highest first,
+-- among the rows that pass `query <% text` (pg_trgm.word_similarity_threshold;
+-- study_card_gather sets 0.2: Korean particles glued to words cost trigrams, so a
+-- related chunk often scores only 0.2 to 0.3). Each branch is an
+-- ORDER BY query <<-> text LIMIT (word distance = 1 - word_similarity) that the GiST
+-- trigram indexes serve nearest first, stopping after limit rows. Inlined like the
 -- vector search.
 CREATE OR REPLACE FUNCTION study_card_related_by_text(
     p_user_id bigint, p_query text, p_limit integer, p_skip_kind text, p_skip_id bigint)
 RETURNS TABLE (source_kind text, source_id bigint, rank bigint)
 LANGUAGE sql STABLE
 AS $$
-    WITH chunk_matches AS MATERIALIZED (  -- one GIN scan, then the owner filter
-        SELECT c.id, c.document_id, word_similarity(p_query, c.content) AS similarity
-          FROM document_chunks c
-         WHERE p_query <% c.content AND btrim(c.content) <> '')
-    SELECT hit.kind, hit.id, row_number() OVER (ORDER BY hit.similarity DESC, hit.kind, hit.id)
-      FROM ((SELECT 'document_chunk'::text AS kind, m.id, m.similarity
-               FROM chunk_matches m JOIN documents d ON d.id = m.document_id
-              WHERE d.user_id = p_user_id AND d.deleted_at IS NULL
-                AND (p_skip_kind <> 'document' OR d.id <> p_skip_id)
-              ORDER BY m.similarity DESC, m.id
+    SELECT hit.kind, hit.id, row_number() OVER (ORDER BY hit.distance, hit.kind, hit.id)
+      FROM ((SELECT 'document_chunk'::text AS kind, c.id, p_query <<-> c.content AS distance
+               FROM document_chunks c JOIN documents d ON d.id = c.document_id
+              WHERE p_query <% c.content AND d.user_id = p_user_id AND d.deleted_at IS NULL
+                AND btrim(c.content) <> '' AND (p_skip_kind <> 'document' OR d.id <> p_skip_id)
+              ORDER BY p_query <<-> c.content
               LIMIT p_limit)
             UNION ALL
-            (SELECT 'subject_note'::text, n.id, word_similarity(p_query, n.body)
+            (SELECT 'subject_note'::text, n.id, p_query <<-> n.body
                FROM study_subject_notes n
               WHERE p_query <% n.body AND n.user_id = p_user_id AND n.deleted_at IS NULL
                 AND btrim(n.body) <> '' AND (p_skip_kind <> 'subject_note' OR n.id <> p_skip_id)
-              ORDER BY 3 DESC, n.id
+              ORDER BY p_query <<-> n.body
               LIMIT p_limit)) AS hit
-     ORDER BY hit.similarity DESC, hit.kind, hit.id
+     ORDER BY hit.distance, hit.kind, hit.id
      LIMIT p_limit
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_related_by_text(bigint, text, integer, text, bigint) FROM PUBLIC;
@@ -155,7 +153,11 @@ REVOKE EXECUTE ON FUNCTION study_card_related_by_text(bigint, text, integer, tex
 -- chunks it prefers a seq scan that is 10 times slower than the HNSW index (measured:
 -- 55 ms against 4 ms); both searches have their indexes to use instead (a document
 -- job's lookups by document_id, which a baseline host does not index, still scan:
--- 64 ms at 100,000 chunks, for a job that runs on request only). Planned afresh on
+-- 64 ms at 100,000 chunks, for a job that runs on request only). Bitmap scans off
+-- too: the trigram searches must walk their GiST index nearest first and stop at the
+-- limit; a bitmap scan fetches and rechecks every candidate sharing a trigram, which
+-- the planner underestimates for a stem of common subject words (46,738 candidates and
+-- 2.5 s at 100,000 chunks in bench/gather.py). Planned afresh on
 -- every call (plan_cache_mode), since the owner's share of the rows and the query text
 -- decide the plan and a cached generic plan would see neither.
 -- The 3-argument signature of an earlier release: CREATE OR REPLACE cannot add p_worker
@@ -167,6 +169,7 @@ RETURNS TABLE (handle text, source_kind text, source_id bigint, title text, body
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
 SET enable_seqscan = off
+SET enable_bitmapscan = off
 SET plan_cache_mode = force_custom_plan
 SET pg_trgm.word_similarity_threshold = 0.2
 AS $$

@@ -169,6 +169,10 @@ class FakeLLM:
 def _handler_for(llm: FakeLLM):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # http.server writes a response's headers and body separately; on a kept-alive
+        # connection Nagle's algorithm would hold the body for the client's delayed ACK
+        # (40 ms a request): the fake's cost, not the pipeline's.
+        disable_nagle_algorithm = True
 
         def log_message(self, *args) -> None:  # keep test output quiet
             pass

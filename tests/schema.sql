@@ -551,6 +551,7 @@ CREATE FUNCTION public.study_card_gather(p_job_id bigint, p_k integer DEFAULT 6,
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'public', 'pg_temp'
     SET enable_seqscan TO 'off'
+    SET enable_bitmapscan TO 'off'
     SET plan_cache_mode TO 'force_custom_plan'
     SET "pg_trgm.word_similarity_threshold" TO '0.2'
     AS $$
@@ -809,25 +810,21 @@ $$;
 CREATE FUNCTION public.study_card_related_by_text(p_user_id bigint, p_query text, p_limit integer, p_skip_kind text, p_skip_id bigint) RETURNS TABLE(source_kind text, source_id bigint, rank bigint)
     LANGUAGE sql STABLE
     AS $$
-    WITH chunk_matches AS MATERIALIZED (  -- one GIN scan, then the owner filter
-        SELECT c.id, c.document_id, word_similarity(p_query, c.content) AS similarity
-          FROM document_chunks c
-         WHERE p_query <% c.content AND btrim(c.content) <> '')
-    SELECT hit.kind, hit.id, row_number() OVER (ORDER BY hit.similarity DESC, hit.kind, hit.id)
-      FROM ((SELECT 'document_chunk'::text AS kind, m.id, m.similarity
-               FROM chunk_matches m JOIN documents d ON d.id = m.document_id
-              WHERE d.user_id = p_user_id AND d.deleted_at IS NULL
-                AND (p_skip_kind <> 'document' OR d.id <> p_skip_id)
-              ORDER BY m.similarity DESC, m.id
+    SELECT hit.kind, hit.id, row_number() OVER (ORDER BY hit.distance, hit.kind, hit.id)
+      FROM ((SELECT 'document_chunk'::text AS kind, c.id, p_query <<-> c.content AS distance
+               FROM document_chunks c JOIN documents d ON d.id = c.document_id
+              WHERE p_query <% c.content AND d.user_id = p_user_id AND d.deleted_at IS NULL
+                AND btrim(c.content) <> '' AND (p_skip_kind <> 'document' OR d.id <> p_skip_id)
+              ORDER BY p_query <<-> c.content
               LIMIT p_limit)
             UNION ALL
-            (SELECT 'subject_note'::text, n.id, word_similarity(p_query, n.body)
+            (SELECT 'subject_note'::text, n.id, p_query <<-> n.body
                FROM study_subject_notes n
               WHERE p_query <% n.body AND n.user_id = p_user_id AND n.deleted_at IS NULL
                 AND btrim(n.body) <> '' AND (p_skip_kind <> 'subject_note' OR n.id <> p_skip_id)
-              ORDER BY 3 DESC, n.id
+              ORDER BY p_query <<-> n.body
               LIMIT p_limit)) AS hit
-     ORDER BY hit.similarity DESC, hit.kind, hit.id
+     ORDER BY hit.distance, hit.kind, hit.id
      LIMIT p_limit
 $$;
 
@@ -1642,11 +1639,11 @@ ALTER TABLE ONLY public.study_topics
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
 
-CREATE INDEX study_card_document_chunks_content_trgm_idx ON public.document_chunks USING gin (content public.gin_trgm_ops);
+CREATE INDEX study_card_document_chunks_content_trgm_idx ON public.document_chunks USING gist (content public.gist_trgm_ops);
 
 CREATE INDEX study_card_document_chunks_embedding_idx ON public.document_chunks USING hnsw (embedding public.vector_cosine_ops);
 
-CREATE INDEX study_card_subject_notes_body_trgm_idx ON public.study_subject_notes USING gin (body public.gin_trgm_ops);
+CREATE INDEX study_card_subject_notes_body_trgm_idx ON public.study_subject_notes USING gist (body public.gist_trgm_ops);
 
 CREATE INDEX study_card_subject_notes_embedding_idx ON public.study_subject_notes USING hnsw (embedding public.vector_cosine_ops);
 
