@@ -1,5 +1,19 @@
 -- depends: 0003_study_memo_card_jobs
 -- Memorization cards and their evidence. Only commit_cards() writes them.
+
+-- study_card_norm_key(card_type, cue, answer, cloze_text) -> text: the dedup key of a
+-- card, what it says normalised: 'qa:' || norm(cue) || '|' || norm(answer) for a qa
+-- card, 'cloze:' || norm(cloze_text) otherwise (qa and cloze are separate key spaces).
+-- The one definition: the generated column below and commit_cards' checks of an LLM
+-- result both call it. The column depends on it, so it lives here.
+CREATE FUNCTION study_card_norm_key(p_card_type text, p_cue text, p_answer text, p_cloze_text text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE p_card_type
+    WHEN 'qa' THEN 'qa:' || study_card_norm(p_cue) || '|' || study_card_norm(p_answer)
+    ELSE 'cloze:' || study_card_norm(p_cloze_text)
+END;
+
 CREATE TABLE study_memo_cards (
     id BIGSERIAL PRIMARY KEY,
     user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -11,12 +25,7 @@ CREATE TABLE study_memo_cards (
     cue TEXT,
     answer TEXT,
     cloze_text TEXT,
-    -- The dedup key: what the card says, normalised. qa and cloze are separate key spaces.
-    norm_key TEXT GENERATED ALWAYS AS (
-        CASE card_type
-            WHEN 'qa' THEN 'qa:' || study_card_norm(cue) || '|' || study_card_norm(answer)
-            ELSE 'cloze:' || study_card_norm(cloze_text)
-        END) STORED,
+    norm_key TEXT GENERATED ALWAYS AS (study_card_norm_key(card_type, cue, answer, cloze_text)) STORED,
     created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     deleted_at TIMESTAMPTZ,

@@ -231,18 +231,15 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_card_text(jsonb) FROM PUBLIC;
 
--- study_card_norm_key(card) -> the dedup key of a card of an LLM result, computed
--- exactly as the generated column study_memo_cards.norm_key (migration 0004):
--- 'qa:' || norm(cue) || '|' || norm(answer), or 'cloze:' || norm(text).
+-- study_card_norm_key(card) -> the dedup key of a card of an LLM result: the
+-- study_card_norm_key(card_type, cue, answer, cloze_text) of migration 0004, the same
+-- function the generated column study_memo_cards.norm_key calls.
 CREATE OR REPLACE FUNCTION study_card_norm_key(p_card jsonb)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
 AS $$
-    SELECT CASE p_card ->> 'type'
-        WHEN 'qa' THEN 'qa:' || study_card_norm(p_card ->> 'cue') || '|' || study_card_norm(p_card ->> 'answer')
-        ELSE 'cloze:' || study_card_norm(p_card ->> 'text')
-    END
+    SELECT study_card_norm_key(p_card ->> 'type', p_card ->> 'cue', p_card ->> 'answer', p_card ->> 'text')
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_norm_key(jsonb) FROM PUBLIC;
 

@@ -34,8 +34,9 @@ BEGIN
 END
 $$;
 
--- The normaliser comes from migration 0002 (norm_key is generated from it), which left
--- it executable by PUBLIC; revoked here so that the worker role has its list and no
+-- The normaliser (migration 0002) and the dedup key (migration 0004), which the
+-- generated column norm_key calls, were left executable by PUBLIC; revoked here so that the worker role has its list and no
 -- more. Only function owners use it: commit_cards runs as its owner, and a role that
 -- writes study_memo_cards directly needs EXECUTE on it for the generated column.
 REVOKE EXECUTE ON FUNCTION study_card_norm(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION study_card_norm_key(text, text, text, text) FROM PUBLIC;

@@ -69,3 +69,11 @@ def empty_database():
 def pg_server():
     """The session's embedded PostgreSQL server (for tests that restart it)."""
     return SERVER
+
+
+@pytest.fixture
+def listener(db_url):
+    """A second connection LISTENing on study_card_jobs (read it with notifications.received)."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("LISTEN study_card_jobs")
+        yield conn

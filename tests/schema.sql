@@ -710,11 +710,12 @@ CREATE FUNCTION public.study_card_norm_key(p_card jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'public', 'pg_temp'
     AS $$
-    SELECT CASE p_card ->> 'type'
-        WHEN 'qa' THEN 'qa:' || study_card_norm(p_card ->> 'cue') || '|' || study_card_norm(p_card ->> 'answer')
-        ELSE 'cloze:' || study_card_norm(p_card ->> 'text')
-    END
+    SELECT study_card_norm_key(p_card ->> 'type', p_card ->> 'cue', p_card ->> 'answer', p_card ->> 'text')
 $$;
+
+CREATE FUNCTION public.study_card_norm_key(p_card_type text, p_cue text, p_answer text, p_cloze_text text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE p_card_type WHEN 'qa'::text THEN ((('qa:'::text || public.study_card_norm(p_cue)) || '|'::text) || public.study_card_norm(p_answer)) ELSE ('cloze:'::text || public.study_card_norm(p_cloze_text)) END;
 
 CREATE FUNCTION public.study_card_note_debounce() RETURNS interval
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -1360,11 +1361,7 @@ CREATE TABLE public.study_memo_cards (
     cue text,
     answer text,
     cloze_text text,
-    norm_key text GENERATED ALWAYS AS (
-CASE card_type
-    WHEN 'qa'::text THEN ((('qa:'::text || public.study_card_norm(cue)) || '|'::text) || public.study_card_norm(answer))
-    ELSE ('cloze:'::text || public.study_card_norm(cloze_text))
-END) STORED,
+    norm_key text GENERATED ALWAYS AS (public.study_card_norm_key((card_type)::text, cue, answer, cloze_text)) STORED,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     deleted_at timestamp with time zone,
@@ -1771,6 +1768,8 @@ REVOKE ALL ON FUNCTION public.study_card_leaks(p_answer text, p_visible text) FR
 REVOKE ALL ON FUNCTION public.study_card_norm(p_text text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_norm_key(p_card jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_norm_key(p_card_type text, p_cue text, p_answer text, p_cloze_text text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_note_debounce() FROM PUBLIC;
 

@@ -1,11 +1,11 @@
 """sql/22_claim.sql: claim, leases, heartbeat, release, fail (the error-code table), backoff, reap."""
 
-import json
 import threading
 from datetime import timedelta
 
 import psycopg
 import pytest
+from notifications import received
 
 
 @pytest.fixture
@@ -17,15 +17,6 @@ def host(db):
     return db
 
 
-@pytest.fixture
-def listener(db_url):
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("LISTEN study_card_jobs")
-        yield conn
-
-
-def received(listener, timeout=0.5):
-    return [json.loads(n.payload) for n in listener.notifies(timeout=timeout)]
 
 
 def add_questions(db, count, start=1):

@@ -1,10 +1,10 @@
 """sql/20_enqueue.sql: the triggers, the note debounce, focus priority, the sweep and study_card_request."""
 
-import json
 from datetime import timedelta
 
 import psycopg
 import pytest
+from notifications import received
 
 V1 = "2026-03-01 09:00+00"
 V2 = "2026-03-02 09:00+00"
@@ -19,16 +19,6 @@ def host(db):
     return db
 
 
-@pytest.fixture
-def listener(db_url):
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("LISTEN study_card_jobs")
-        yield conn
-
-
-def received(listener, timeout=0.5):
-    """The payloads of the notifications that arrive within `timeout` seconds."""
-    return [json.loads(n.payload) for n in listener.notifies(timeout=timeout)]
 
 
 def add_question(db, question_id, explanation="2NF는 부분 함수 종속을 제거한다.", version=V1, topic_id=1, user_id=1):

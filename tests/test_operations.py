@@ -1,10 +1,10 @@
 """sql/24_operations.sql: retry, retry_failed, prune and the study_card_job_stats view."""
 
-import json
 from datetime import timedelta
 
 import psycopg
 import pytest
+from notifications import received
 
 V1 = "2026-03-01 09:00+00"
 V2 = "2026-03-02 09:00+00"
@@ -19,15 +19,6 @@ def host(db):
     return db
 
 
-@pytest.fixture
-def listener(db_url):
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("LISTEN study_card_jobs")
-        yield conn
-
-
-def received(listener, timeout=0.5):
-    return [json.loads(n.payload) for n in listener.notifies(timeout=timeout)]
 
 
 def add_question(db, question_id, version=V1):
