@@ -3,12 +3,15 @@
 -- Adapting to a host whose columns are named differently means editing this file only.
 
 -- study_card_is_blank(text) -> boolean
--- True for NULL, the empty string and text made only of whitespace (space, tab, line
--- breaks, form feed, vertical tab, no-break space U+00A0, ideographic space U+3000).
--- IMMUTABLE and without SET so that it inlines into the bulk inserts.
+-- True for NULL and for text with nothing visible in it: only white space (Unicode
+-- White_Space after NFKC: space, tab, line breaks, no-break and ideographic spaces …)
+-- and invisible characters (study_card_visible removes them: zero-width spaces, BOM,
+-- Hangul fillers …). An explanation of U+200B or U+3164 alone is blank, so no job is
+-- enqueued for it. IMMUTABLE and without SET so that it inlines into the bulk inserts.
 CREATE OR REPLACE FUNCTION study_card_is_blank(p_text text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN btrim(coalesce(p_text, ''), E' \t\n\r\f\x0b\u00a0\u3000') = '';
+RETURN p_text IS NULL
+    OR study_card_visible(p_text) !~ '[^\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]';
 REVOKE EXECUTE ON FUNCTION study_card_is_blank(text) FROM PUBLIC;
 
 -- study_card_source_text(kind, id) -> text
