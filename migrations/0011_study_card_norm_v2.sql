@@ -15,44 +15,59 @@
 -- id, the one with the longest review history) stays, the others are retired with
 -- retired_reason 'duplicate'.
 
+-- The character classes every text rule shares, as bodies of a regex bracket
+-- expression ('[' || class || ']'), written as explicit code points so that they mean
+-- the same under any database locale ([[:alnum:]] and [[:space:]] follow the locale; in
+-- a "C" database Hangul is not alphanumeric). IMMUTABLE constants: a call inlines and
+-- folds into the pattern it is part of.
+-- study_card_letters(): the letters and digits study_card_norm keeps: 0-9 a-z (after
+-- ASCII case-folding), Latin-1 and Latin Extended letters, Greek, Cyrillic, Hangul Jamo,
+-- Hiragana, Katakana, compatibility Jamo, CJK ideographs, Hangul syllables.
+CREATE FUNCTION study_card_letters() RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN '0-9a-z\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u024F\u0370-\u03FF\u0400-\u04FF\u1100-\u11FF\u3040-\u30FF\u3131-\u318E\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7A3';
+
+-- study_card_spaces(): Unicode White_Space.
+CREATE FUNCTION study_card_spaces() RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN '\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000';
+
+-- study_card_invisibles(): Unicode Default_Ignorable_Code_Point: soft hyphen, combining
+-- grapheme joiner, zero-width characters, bidi controls, word joiner and invisible
+-- operators, variation selectors, BOM, the Hangul fillers (U+115F, U+1160, U+3164,
+-- U+FFA0), shorthand format controls, musical symbol formatting, tags.
+CREATE FUNCTION study_card_invisibles() RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN '\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF0-\uFFF8\U0001BCA0-\U0001BCA3\U0001D173-\U0001D17A\U000E0000-\U000E0FFF';
+
 -- study_card_visible(text) -> text: the text as a reader sees it: NFKC, with every
--- default-ignorable code point removed (before NFKC, so that jamo split by one still
--- compose; after it, since NFKC maps U+3164 and U+FFA0 onto the filler U+1160).
--- STRICT; same result under any locale (explicit code points).
+-- invisible character (study_card_invisibles) removed, before NFKC so that jamo split
+-- by one still compose, and after it, since NFKC maps U+3164 and U+FFA0 onto the
+-- filler U+1160. STRICT.
 CREATE FUNCTION study_card_visible(p_text text) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN regexp_replace(
-    normalize(regexp_replace(p_text,
-        '[\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF0-\uFFF8\U0001BCA0-\U0001BCA3\U0001D173-\U0001D17A\U000E0000-\U000E0FFF]',
-        '', 'g'), NFKC),
-    '[\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF0-\uFFF8\U0001BCA0-\U0001BCA3\U0001D173-\U0001D17A\U000E0000-\U000E0FFF]',
-    '', 'g');
+    normalize(regexp_replace(p_text, '[' || study_card_invisibles() || ']', '', 'g'), NFKC),
+    '[' || study_card_invisibles() || ']', '', 'g');
 
 -- study_card_norm(text) -> text: the one text normaliser of the project.
--- study_card_visible, ASCII case-fold, then only the letters and digits of named
--- scripts kept (whitespace, punctuation, symbols and emoji removed): 0-9 a-z, Latin-1
--- and Latin Extended letters, Greek, Cyrillic, Hangul Jamo, compatibility Jamo,
--- Hiragana, Katakana, CJK ideographs, Hangul syllables. When that leaves nothing but
--- the text has an operator symbol (+ - * / % = < > | & ^ ~ @ # $ \, ¬ ± × ÷, arrows
--- U+2190-21FF, mathematical operators U+2200-22FF), the result is the text's
--- characters other than white space instead: '||' -> '||', '> =' -> '>=', so an answer
+-- study_card_visible, ASCII case-fold, then only the letters and digits of
+-- study_card_letters kept (white space, punctuation, symbols and emoji removed). When
+-- that leaves nothing but the text has an operator symbol (+ - * / % = < > | & ^ ~ @ #
+-- $ \, ¬ ± × ÷, arrows U+2190-21FF, mathematical operators U+2200-22FF), the result is
+-- the text without its white space instead: '||' -> '||', '> =' -> '>=', so an answer
 -- of symbols is a real answer; prose punctuation alone ('…', '?!') still gives ''.
--- Kept sets are explicit code points and the folding is under COLLATE "C", so the
--- result is the same under any database locale and collation. Case folding is
--- ASCII-only by the same rule (PostgreSQL 16 has no locale-free Unicode lower()).
+-- The folding is under COLLATE "C" and ASCII-only (PostgreSQL 16 has no locale-free
+-- Unicode lower(); Korean has no case), so the result is the same under any locale.
 -- STRICT. The generated columns norm_key and answer_key depend on it: change it only
 -- in a new migration that also rebuilds them.
 CREATE OR REPLACE FUNCTION study_card_norm(p_text text) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN CASE
-    WHEN regexp_replace(lower(study_card_visible(p_text) COLLATE "C"),
-             '[^0-9a-z\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u024F\u0370-\u03FF\u0400-\u04FF\u1100-\u11FF\u3040-\u30FF\u3131-\u318E\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7A3]',
-             '', 'g') = ''
+    WHEN regexp_replace(lower(study_card_visible(p_text) COLLATE "C"), '[^' || study_card_letters() || ']', '', 'g') = ''
          AND study_card_visible(p_text) ~ '[-+*/%=<>|&^~@#$\\\u00AC\u00B1\u00D7\u00F7\u2190-\u21FF\u2200-\u22FF]'
-    THEN regexp_replace(study_card_visible(p_text), '[\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]', '', 'g')
-    ELSE regexp_replace(lower(study_card_visible(p_text) COLLATE "C"),
-             '[^0-9a-z\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u024F\u0370-\u03FF\u0400-\u04FF\u1100-\u11FF\u3040-\u30FF\u3131-\u318E\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7A3]',
-             '', 'g')
+    THEN regexp_replace(study_card_visible(p_text), '[' || study_card_spaces() || ']', '', 'g')
+    ELSE regexp_replace(lower(study_card_visible(p_text) COLLATE "C"), '[^' || study_card_letters() || ']', '', 'g')
 END;
 
 -- study_card_answer_key(card_type, answer, cloze_text) -> text: what the card asks the
@@ -90,6 +105,9 @@ CREATE UNIQUE INDEX study_memo_cards_active_norm_key_uniq
 CREATE INDEX study_memo_cards_active_answer_key_idx
     ON study_memo_cards (user_id, answer_key) WHERE deleted_at IS NULL;
 
+REVOKE EXECUTE ON FUNCTION study_card_letters() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION study_card_spaces() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION study_card_invisibles() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION study_card_visible(text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION study_card_norm(text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION study_card_answer_key(text, text, text) FROM PUBLIC;

@@ -11,7 +11,7 @@
 CREATE OR REPLACE FUNCTION study_card_is_blank(p_text text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN p_text IS NULL
-    OR study_card_visible(p_text) !~ '[^\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]';
+    OR study_card_visible(p_text) !~ ('[^' || study_card_spaces() || ']');
 REVOKE EXECUTE ON FUNCTION study_card_is_blank(text) FROM PUBLIC;
 
 -- study_card_source_text(kind, id) -> text

@@ -155,3 +155,58 @@ def test_yoyo_uri_carries_a_unix_socket_and_credentials():
     assert schema.yoyo_uri("host=/run/pg port=5432 user=postgres dbname=x") == (
         "postgresql+psycopg://postgres@/x?host=%2Frun%2Fpg&port=5432"
     )
+
+
+def migrate(url: str, up_to: str | None = None, down_to: str | None = None) -> None:
+    """yoyo: apply the migrations up to and including `up_to`, or roll back those after `down_to`."""
+    backend = schema.get_backend(schema.yoyo_uri(url))
+    migrations = schema.read_migrations(str(schema.MIGRATIONS))
+    with backend.lock():
+        if up_to:
+            backend.apply_migrations(backend.to_apply(migrations.filter(lambda m: m.id <= up_to)))
+        if down_to:
+            backend.rollback_migrations(backend.to_rollback(migrations.filter(lambda m: m.id > down_to)))
+    backend.connection.close()
+
+
+def test_migration_0011_rebuilds_the_keys_of_cards_made_before_it(empty_database):
+    # Cards written under migration 0002's normaliser: two that differ only by a Hangul
+    # filler (one key then, one key now), a symbol answer (no answer then), a cloze card.
+    migrate(empty_database, up_to="0010_study_card_gather_indexes")
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        conn.execute("INSERT INTO users (id) VALUES (1)")
+        ids = [conn.execute(
+            "INSERT INTO study_memo_cards (user_id, source_kind, source_id, card_type, cue, answer, cloze_text)"
+            " VALUES (1, 'question', %s, %s, %s, %s, %s) RETURNING id", card).fetchone()[0] for card in [
+                (1, "qa", "전부 실행되거나 전혀 실행되지 않는 성질은?", "원자성", None),
+                (2, "qa", "전부 실행되거나 전혀 실행되지 않는 성질은?", "원\u1160자성", None),
+                (3, "qa", "Oracle에서 문자열을 잇는 연산자는?", "||", None),
+                (4, "cloze", None, None, "{{c1::TCP}}는 {{c2::전송 계층}} 프로토콜이다"),
+            ]]
+        before = dict(conn.execute("SELECT id, norm_key FROM study_memo_cards").fetchall())
+    assert before[ids[0]] != before[ids[1]]  # the filler split them under 0002
+    assert before[ids[2]].endswith("|")      # '||' normalised to nothing
+
+    migrate(empty_database, up_to="9999")
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        rows = {r[0]: r[1:] for r in conn.execute(
+            "SELECT id, norm_key, answer_key, deleted_at IS NULL, retired_reason FROM study_memo_cards")}
+        assert rows[ids[0]] == ("qa:전부실행되거나전혀실행되지않는성질은|원자성", "원자성", True, None)
+        assert rows[ids[1]] == (rows[ids[0]][0], "원자성", False, "duplicate")  # the older card stays
+        assert rows[ids[2]][:3] == ("qa:oracle에서문자열을잇는연산자는|||", "||", True)
+        assert rows[ids[3]][1:3] == ("tcp|전송계층", True)
+        indexes = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'study_memo_cards'")}
+        assert {"study_memo_cards_active_norm_key_uniq", "study_memo_cards_active_answer_key_idx"} <= indexes
+        # The rebuilt unique index holds: the filler variant cannot come back.
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute("INSERT INTO study_memo_cards (user_id, source_kind, source_id, card_type, cue, answer)"
+                         " VALUES (1, 'question', 9, 'qa', '전부 실행되거나 전혀 실행되지 않는 성질은?', '원\u3164자성')")
+
+    migrate(empty_database, down_to="0010_study_card_gather_indexes")
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        columns = {r[0] for r in conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = 'study_memo_cards'::regclass AND NOT attisdropped")}
+        assert "answer_key" not in columns
+        assert conn.execute("SELECT study_card_norm('원\u1160자성')").fetchone()[0] == "원\u1160자성"
+        active = conn.execute("SELECT id FROM study_memo_cards WHERE deleted_at IS NULL ORDER BY id").fetchall()
+        assert [r[0] for r in active] == [ids[0], ids[2], ids[3]]

@@ -23,6 +23,25 @@ CASES = [
     ("데이터베이스 🙂 정규화", "데이터베이스정규화"),              # emoji
     ("Ｃ＋＋ vs C++", "cvsc"),                                   # full-width symbols
     ("", ""),                                                    # empty stays empty
+    # invisible characters (default-ignorable code points) are removed
+    ("원\u1160자성", "원자성"),                                  # Hangul jungseong filler
+    ("원\u3164자성", "원자성"),                                  # Hangul filler (NFKC: U+1160)
+    ("원\uFFA0자성", "원자성"),                                  # half-width Hangul filler (NFKC: U+1160)
+    ("\u115F원자성", "원자성"),                                  # Hangul choseong filler
+    ("원\u200B자\u00AD성\uFEFF", "원자성"),                       # zero-width space, soft hyphen, BOM
+    ("\u202E성자원\u202C", "성자원"),                              # bidi controls go; logical order stays
+    ("SEL\u034FECT\U000E0041", "select"),                       # grapheme joiner, tag character
+    ("\u1100\u200B\u1161", "가"),                               # jamo split by a zero-width space compose
+    # an answer made of operator symbols is itself; prose punctuation alone is nothing
+    ("||", "||"),
+    ("> =", ">="),
+    ("<>", "<>"),
+    ("->", "->"),
+    ("%", "%"),
+    ("＋", "+"),                                                 # full-width plus (NFKC)
+    ("≤", "≤"),
+    ("?!…", ""),
+    ("「」", ""),
 ]
 
 
