@@ -14,9 +14,108 @@ RETURN p_text IS NULL
     OR study_card_visible(p_text) !~ ('[^' || study_card_spaces() || ']');
 REVOKE EXECUTE ON FUNCTION study_card_is_blank(text) FROM PUBLIC;
 
+-- study_card_choice_label(n) -> text: the label shown before the n-th choice of a
+-- question whose choices are a JSON array: ① … ⑳ (U+2460 + n - 1), then (21), (22) …
+-- (Korean exams number their choices ①–⑤; a longer list goes on with the circled
+-- numbers to ⑳). Every label NFKC-normalises to its digits (① -> 1), so a quote with or
+-- without the label verifies after study_card_norm.
+CREATE OR REPLACE FUNCTION study_card_choice_label(p_n integer) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN p_n BETWEEN 1 AND 20 THEN chr(9311 + p_n) ELSE '(' || p_n || ')' END;
+REVOKE EXECUTE ON FUNCTION study_card_choice_label(integer) FROM PUBLIC;
+
+-- study_card_choice_key(text) -> text: a choice number, letter or label as a bare key,
+-- to match a stored answer with a choice: study_card_visible (NFKC: ③ -> 3, ⑴ -> (1),
+-- full-width Ａ -> A; invisible characters removed), lower case, white space removed,
+-- then one pair of brackets around it and a trailing '.', ')' or '번' removed: '1',
+-- '1번', '(1)', '1)', '①', ' 1 ' all give '1'; 'A', 'a.', '(A)' give 'a'; '(가)' gives '가'.
+CREATE OR REPLACE FUNCTION study_card_choice_key(p_label text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN regexp_replace(regexp_replace(
+           lower(regexp_replace(study_card_visible(p_label), '[' || study_card_spaces() || ']+', '', 'g')),
+           '^[(\[](.*)[)\]]$', '\1'),
+       '(번|\.|\))$', '');
+REVOKE EXECUTE ON FUNCTION study_card_choice_key(text) FROM PUBLIC;
+
+-- study_card_question_choices(choices) -> (ord, key, body, line): the choices of a
+-- question as shown under 보기, one row each, in order; body is the choice's text
+-- (trimmed), line what is shown:
+--   JSON array   in array order; key is the position ('1', '2', …); line is
+--                study_card_choice_label(position) || ' ' || the choice, or the choice
+--                as stored when it already begins with a circled number ('① …');
+--   JSON object  the host's own labels, keys that are numbers first in numeric order,
+--                then the others in code-point order ('A' < 'B', '가' < '나'); key is
+--                study_card_choice_key of the label; line is the label and the choice:
+--                a number 1–20 shown as its circled number ({"1": "…"} -> '① …'), a
+--                label that ends in '.' or ')' or is a circled number as it is, any
+--                other followed by '.' ({"A": "…"} -> 'A. …').
+-- No rows for NULL, JSON null, a scalar (shown as it is by study_card_source_text),
+-- an empty array or object. A JSON null choice is shown as its label alone.
+CREATE OR REPLACE FUNCTION study_card_question_choices(p_choices jsonb)
+RETURNS TABLE (ord integer, key text, body text, line text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = public, pg_temp
+AS $$
+    SELECT c.ord::integer, c.ord::text, btrim(c.value),
+           CASE WHEN c.value ~ '^[\s\u00a0\u3000]*[\u2460-\u2473]' THEN btrim(c.value)
+                ELSE rtrim(study_card_choice_label(c.ord::integer) || ' ' || coalesce(btrim(c.value), '')) END
+      FROM jsonb_array_elements_text(CASE jsonb_typeof(p_choices) WHEN 'array' THEN p_choices END)
+           WITH ORDINALITY AS c(value, ord)
+    UNION ALL
+    SELECT row_number() OVER (ORDER BY o.number NULLS LAST, o.label COLLATE "C")::integer,
+           study_card_choice_key(o.label), btrim(o.value),
+           rtrim(CASE WHEN o.number BETWEEN 1 AND 20 THEN study_card_choice_label(o.number::integer)
+                      WHEN o.label ~ '([.)]|^[\u2460-\u2473])$' THEN o.label
+                      ELSE o.label || '.' END
+                 || ' ' || coalesce(btrim(o.value), ''))
+      FROM (SELECT e.key AS label, e.value,
+                   CASE WHEN e.key ~ '^[0-9]{1,9}$' THEN e.key::numeric END AS number
+              FROM jsonb_each_text(CASE jsonb_typeof(p_choices) WHEN 'object' THEN p_choices END) AS e) AS o
+     ORDER BY 1
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_question_choices(jsonb) FROM PUBLIC;
+
+-- study_card_question_answer(choices, answer) -> text: the answer as 정답 shows it.
+-- An answer that names a choice, by its number or label (study_card_choice_key: '1',
+-- '③', '1번', '(1)' for array choices; 'A', 'a', '(A)' for {"A": …}) or by the very
+-- text of one choice, is shown as that choice's line ('① 부분 함수 종속 제거'); any
+-- other answer is shown as stored, trimmed: a number when there are no choices ('1970'),
+-- a number past the last choice, a letter for array choices, several numbers ('1, 3').
+-- NULL for a blank answer.
+CREATE OR REPLACE FUNCTION study_card_question_answer(p_choices jsonb, p_answer text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = public, pg_temp
+AS $$
+    SELECT CASE WHEN NOT study_card_is_blank(p_answer) THEN
+        coalesce((SELECT c.line FROM study_card_question_choices(p_choices) AS c
+                   WHERE c.key = study_card_choice_key(p_answer) AND c.key <> ''
+                   ORDER BY c.ord LIMIT 1),
+                 (SELECT c.line FROM study_card_question_choices(p_choices) AS c
+                   WHERE btrim(p_answer) IN (c.body, c.line)
+                   ORDER BY c.ord LIMIT 1),
+                 btrim(p_answer, E' \t\n\r\f\x0b\u00a0\u3000'))
+    END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_question_answer(jsonb, text) FROM PUBLIC;
+
 -- study_card_source_text(kind, id) -> text
 -- The text an LLM reads and evidence quotes are checked against, for one source row:
---   question       stem, choices, answer, explanation (one part per line)
+--   question       its parts labelled, each from the start of a line, a blank part
+--                  left out:
+--                    문제: <stem>
+--                    보기:
+--                    ① <choice 1>           (study_card_question_choices: the host's
+--                    ② <choice 2> …          own labels for object choices; a choices
+--                                            value that is a JSON string as it is)
+--                    정답: <answer>          (study_card_question_answer: a choice
+--                                            number or label shown with its choice,
+--                                            '정답: ① 부분 함수 종속 제거')
+--                    해설: <explanation>
+--                  Labels and choice numbers are text like any other: a quote with or
+--                  without them verifies ('① 부분 함수 종속 제거' and '부분 함수 종속
+--                  제거' both are in '…①부분함수종속제거…' after study_card_norm, which
+--                  keeps the 1 that NFKC makes of ①).
 --   subject_note   title, body
 --   document_chunk content
 --   document       its chunks' content in order
@@ -27,15 +126,16 @@ SET search_path = public, pg_temp
 AS $$
     SELECT CASE p_kind
         WHEN 'question' THEN (
-            SELECT concat_ws(E'\n', q.stem,
-                CASE jsonb_typeof(q.choices)
-                    WHEN 'array' THEN (SELECT string_agg(c.value, E'\n' ORDER BY c.ord)
-                                         FROM jsonb_array_elements_text(q.choices) WITH ORDINALITY AS c(value, ord))
-                    WHEN 'object' THEN (SELECT string_agg(c.key || '. ' || c.value, E'\n' ORDER BY c.key)
-                                          FROM jsonb_each_text(q.choices) AS c)
-                    ELSE q.choices #>> '{}'
-                END,
-                q.answer, q.ai_explanation)
+            SELECT concat_ws(E'\n',
+                CASE WHEN NOT study_card_is_blank(q.stem)
+                     THEN '문제: ' || btrim(q.stem, E' \t\n\r\f\x0b\u00a0\u3000') END,
+                '보기:' || E'\n' || coalesce(
+                    (SELECT string_agg(c.line, E'\n' ORDER BY c.ord) FROM study_card_question_choices(q.choices) AS c),
+                    CASE WHEN jsonb_typeof(q.choices) IN ('string', 'number') AND NOT study_card_is_blank(q.choices #>> '{}')
+                         THEN btrim(q.choices #>> '{}', E' \t\n\r\f\x0b\u00a0\u3000') END),
+                '정답: ' || study_card_question_answer(q.choices, q.answer),
+                CASE WHEN NOT study_card_is_blank(q.ai_explanation)
+                     THEN '해설: ' || btrim(q.ai_explanation, E' \t\n\r\f\x0b\u00a0\u3000') END)
               FROM study_questions q
              WHERE q.id = p_id AND q.deleted_at IS NULL)
         WHEN 'subject_note' THEN (
