@@ -71,55 +71,100 @@ $$;
 REVOKE EXECUTE ON FUNCTION study_card_unsupported_quantities(text, text) FROM PUBLIC;
 
 -- study_card_tokens(text) -> text[]: the words of a text for whole-token comparison.
--- NFKC and ASCII case-fold as in study_card_norm, then maximal runs of one script
--- group: Latin/Greek/Cyrillic letters with digits, or Hangul/kana/CJK. So in
+-- study_card_visible and ASCII case-fold as in study_card_norm, then maximal runs of one
+-- script group: Latin/Greek/Cyrillic letters with digits, or Hangul/kana/CJK. So in
 -- 'B와 C 중 답은?' the tokens are b, 와, c, 중, 답은; punctuation and spaces separate.
--- The ranges are the ones study_card_norm keeps, written out for the same locale
--- independence.
 CREATE OR REPLACE FUNCTION study_card_tokens(p_text text)
 RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
+SET standard_conforming_strings = on
 AS $$
     SELECT coalesce(array_agg(t.token[1] ORDER BY t.ord), '{}')
       FROM regexp_matches(
-               lower(normalize(p_text, NFKC) COLLATE "C"),
+               lower(study_card_visible(p_text) COLLATE "C"),
                '([0-9a-z\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u024F\u0370-\u03FF\u0400-\u04FF]+'
                '|[\u1100-\u11FF\u3040-\u30FF\u3131-\u318E\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7A3]+)',
                'g') WITH ORDINALITY AS t(token, ord)
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_tokens(text) FROM PUBLIC;
 
+-- study_card_generic_words() -> text[]: words that name the kind of an answer rather
+-- than its content (클라이언트-서버 '패턴', 청동기 '시대'); the multi-part leak rule of
+-- study_card_leaks does not count them. Normalised forms.
+CREATE OR REPLACE FUNCTION study_card_generic_words() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN ARRAY['패턴', '방법', '방식', '기법', '시대', '구조', '단계', '과정', '원칙', '개념', '종류',
+             '유형', '기능', '특징', '역할', '형태', '이론', '모델', '기술', '현상', '제도', '연산자',
+             '명령어', '키워드', '함수', '절', '문', 'pattern', 'method', 'model', 'operator'];
+REVOKE EXECUTE ON FUNCTION study_card_generic_words() FROM PUBLIC;
+
+-- study_card_without_options(cue) -> the cue with the option lists it offers blanked
+-- out, for the leak check of a choice card: a bracketed list '(O/X)', '[참/거짓]',
+-- '(A, B, C)'; a list before 중/가운데 ('매출, 계약, 사원, 주문 중 …', 'A 또는 B 중',
+-- 'TCP와 UDP 중'). An answer named only there is one of the options, not a leak; named
+-- anywhere else in the cue it still leaks. Items are words without spaces: an option
+-- list of several-word items is not recognised (its answer then counts as a leak).
+CREATE OR REPLACE FUNCTION study_card_without_options(p_cue text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = public, pg_temp
+SET standard_conforming_strings = on
+AS $$
+    SELECT regexp_replace(regexp_replace(regexp_replace(study_card_visible(p_cue),
+        -- a bracketed list of two or more items
+        '[(\[][^()\[\]]*(/|,|·|、|\||또는|혹은|\mor\M)[^()\[\]]*[)\]]', ' ', 'g'),
+        -- 'A, B, C 중', 'A 또는 B 가운데': items separated by , / · 、 또는 혹은
+        '([^\s,/·、]+\s*(,|/|·|、|또는|혹은)\s*)+[^\s,/·、]+\s*(중|가운데)(에서|에|의)?(?![\uAC00-\uD7A3])', ' ', 'g'),
+        -- 'TCP와 UDP 중'
+        '[^\s,/·、]+(와|과)\s+[^\s,/·、]+\s*(중|가운데)(에서|에|의)?(?![\uAC00-\uD7A3])', ' ', 'g')
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_without_options(text) FROM PUBLIC;
+
 -- study_card_leaks(answer, visible) -> boolean: is the answer readable in the visible
 -- text? Compared after study_card_norm:
---   a number answer (the answer is one number, with or without a unit: '1', '1970년',
---   '3.5%') leaks only as a whole number of the same value whose unit is the answer's
---   or none: '1' does not leak through '1970년', '30' does through '30%';
+--   a symbol answer (no letter or digit: '||', '>=', '+') leaks through a run of
+--   symbols of the visible text (white space removed, prose punctuation . , ; ? ' "
+--   brackets … not counted) that contains it; a one-symbol answer only through a run of
+--   exactly it ('+' leaks through 'a + b', not through 'C++');
+--   a number answer (one number, with or without a unit: '1', '1970년', '3.5%') leaks
+--   only as a whole number of the same value whose unit is the answer's or none: '1'
+--   does not leak through '1970년', '30' does through '30%';
 --   a one-character answer leaks only as a whole token (study_card_tokens): 'B' leaks
 --   through 'A와 B 중', not through 'BCNF';
 --   any other answer leaks when it is a substring ('부분 함수 종속' through
---   '부분함수종속을 제거하는 정규형은?').
+--   '부분함수종속을 제거하는 정규형은?'), or when it has two or more content tokens (tokens
+--   of two or more characters that are not study_card_generic_words) and every one of
+--   them is a substring ('클라이언트-서버 패턴' through '서버와 클라이언트가 나뉜 구조는?').
 -- An answer that normalises to nothing never leaks (invalid_shape catches it first).
 CREATE OR REPLACE FUNCTION study_card_leaks(p_answer text, p_visible text)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
+SET standard_conforming_strings = on
 AS $$
     SELECT CASE
-        WHEN coalesce(study_card_norm(p_answer), '') = '' OR p_visible IS NULL THEN false
+        WHEN a.norm = '' OR v.norm IS NULL THEN false
+        WHEN a.norm !~ ('[' || study_card_letters() || ']') THEN EXISTS (
+            SELECT FROM regexp_matches(regexp_replace(study_card_visible(p_visible), '[' || study_card_spaces() || ']', '', 'g'),
+                                       '[^' || study_card_letters() || 'A-Z.,;?''"()\[\]{}…·「」『』“”‘’〈〉《》【】、。]+', 'g') AS run
+             WHERE CASE WHEN char_length(a.norm) = 1 THEN run[1] = a.norm ELSE strpos(run[1], a.norm) > 0 END)
         WHEN number.value IS NOT NULL THEN EXISTS (
-            SELECT FROM study_card_quantities(p_visible) AS v
-             WHERE v.value = number.value
-               AND (v.unit IS NULL OR number.unit IS NULL OR v.unit = number.unit))
-        WHEN char_length(study_card_norm(p_answer)) = 1 THEN
-            study_card_norm(p_answer) = ANY (study_card_tokens(p_visible))
-        ELSE strpos(study_card_norm(p_visible), study_card_norm(p_answer)) > 0
+            SELECT FROM study_card_quantities(p_visible) AS q
+             WHERE q.value = number.value
+               AND (q.unit IS NULL OR number.unit IS NULL OR q.unit = number.unit))
+        WHEN char_length(a.norm) = 1 THEN a.norm = ANY (study_card_tokens(p_visible))
+        ELSE strpos(v.norm, a.norm) > 0
+             OR (SELECT count(*) >= 2 AND bool_and(strpos(v.norm, t.token) > 0)
+                   FROM unnest(study_card_tokens(p_answer)) AS t(token)
+                  WHERE char_length(t.token) >= 2 AND t.token <> ALL (study_card_generic_words()))
     END
-      FROM (SELECT 1) AS one
+      FROM (SELECT coalesce(study_card_norm(p_answer), '') AS norm) AS a
+     CROSS JOIN (SELECT study_card_norm(p_visible) AS norm) AS v
       LEFT JOIN LATERAL (
           SELECT q.value, q.unit
             FROM study_card_quantities(p_answer) AS q
-           WHERE study_card_norm(q.match) = study_card_norm(p_answer)
+           WHERE study_card_norm(q.match) = a.norm AND q.value IS NOT NULL
              AND (SELECT count(*) FROM study_card_quantities(p_answer)) = 1) AS number ON true
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_leaks(text, text) FROM PUBLIC;
@@ -133,6 +178,7 @@ CREATE OR REPLACE FUNCTION study_card_cloze_deletions(p_text text)
 RETURNS TABLE (ord integer, n integer, answer text, hint text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
+SET standard_conforming_strings = on
 AS $$
     SELECT d.ord::integer, d.parts[1]::integer,
            CASE WHEN strpos(d.parts[2], '::') > 0
@@ -153,6 +199,7 @@ CREATE OR REPLACE FUNCTION study_card_cloze_problem(p_text text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
+SET standard_conforming_strings = on
 AS $$
     SELECT CASE
         WHEN NOT EXISTS (SELECT FROM study_card_cloze_deletions(p_text)) THEN
@@ -184,6 +231,7 @@ CREATE OR REPLACE FUNCTION study_card_cloze_visible(p_text text, p_n integer)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
+SET standard_conforming_strings = on
 AS $$
     SELECT string_agg(part.piece || coalesce(CASE WHEN d.n = p_n THEN ' [' || coalesce(d.hint, '…') || '] '
                                                   ELSE d.answer END, ''),
@@ -201,6 +249,7 @@ CREATE OR REPLACE FUNCTION study_card_cloze_leak(p_text text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
+SET standard_conforming_strings = on
 AS $$
     SELECT CASE
                WHEN study_card_leaks(d.answer, d.hint)
@@ -223,6 +272,7 @@ CREATE OR REPLACE FUNCTION study_card_card_text(p_card jsonb)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
+SET standard_conforming_strings = on
 AS $$
     SELECT CASE p_card ->> 'type'
         WHEN 'qa' THEN concat_ws(E'\n', p_card ->> 'cue', p_card ->> 'answer')
@@ -246,20 +296,25 @@ REVOKE EXECUTE ON FUNCTION study_card_norm_key(jsonb) FROM PUBLIC;
 -- study_card_shape_problem(card) -> what is wrong with the shape of one card, or NULL.
 -- A card is an object with "type" "qa" (string "cue" up to 300 characters, string
 -- "answer" up to 300) or "cloze" (string "text" up to 600), each non-empty after
--- study_card_norm, and "evidence": absent, null or an array (an empty or missing one is
--- the evidence_missing guard's) of at most 5 objects, each with a "source" that is a
--- string or a number (a number is a raw id: the evidence_foreign guard's) and a string
--- "quote" up to 1000 characters, non-empty after study_card_norm. Other keys are ignored.
+-- study_card_norm and free of bidi controls (U+202A-202E, U+2066-2069: they make a
+-- text display in another order than the guards compare it), and "evidence": absent,
+-- null or an array (an empty or missing one is the evidence_missing guard's) of at most
+-- 5 objects, each with a "source" that is a string or a number (a number is a raw id:
+-- the evidence_foreign guard's) and a string "quote" up to 1000 characters, non-empty
+-- after study_card_norm. Other keys are ignored. Lengths are checked before anything
+-- reads the text, so an oversized field costs nothing.
 CREATE OR REPLACE FUNCTION study_card_shape_problem(p_card jsonb)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
+SET standard_conforming_strings = on
 AS $$
 DECLARE
     v_field text;
     v_limit integer;
     v_item jsonb;
     v_index integer;
+    v_bidi text;
 BEGIN
     IF jsonb_typeof(p_card) IS DISTINCT FROM 'object' THEN
         RETURN format('a card must be a JSON object, not %s', coalesce(jsonb_typeof(p_card), 'SQL NULL'));
@@ -276,11 +331,16 @@ BEGIN
         IF jsonb_typeof(p_card -> v_field) IS DISTINCT FROM 'string' THEN
             RETURN format('%s must be a string, not %s', v_field,
                           coalesce(jsonb_typeof(p_card -> v_field), 'missing'));
-        ELSIF study_card_norm(p_card ->> v_field) = '' THEN
-            RETURN format('%s is empty', v_field);
         ELSIF char_length(p_card ->> v_field) > v_limit THEN
             RETURN format('%s is %s characters long; the limit is %s',
                           v_field, char_length(p_card ->> v_field), v_limit);
+        END IF;
+        v_bidi := substring(p_card ->> v_field FROM '[\u202A-\u202E\u2066-\u2069]');
+        IF v_bidi IS NOT NULL THEN
+            RETURN format('%s contains the bidi control U+%s, which reorders what a learner sees',
+                          v_field, upper(to_hex(ascii(v_bidi))));
+        ELSIF study_card_norm(p_card ->> v_field) = '' THEN
+            RETURN format('%s is empty', v_field);
         END IF;
     END LOOP;
     IF jsonb_typeof(p_card -> 'evidence') NOT IN ('array', 'null') THEN
@@ -300,11 +360,11 @@ BEGIN
         ELSIF jsonb_typeof(v_item -> 'quote') IS DISTINCT FROM 'string' THEN
             RETURN format('evidence %s: quote must be a string, not %s',
                           v_index, coalesce(jsonb_typeof(v_item -> 'quote'), 'missing'));
-        ELSIF study_card_norm(v_item ->> 'quote') = '' THEN
-            RETURN format('evidence %s: quote is empty', v_index);
         ELSIF char_length(v_item ->> 'quote') > 1000 THEN
             RETURN format('evidence %s: quote is %s characters long; the limit is 1000',
                           v_index, char_length(v_item ->> 'quote'));
+        ELSIF study_card_norm(v_item ->> 'quote') = '' THEN
+            RETURN format('evidence %s: quote is empty', v_index);
         END IF;
     END LOOP;
     RETURN NULL;
@@ -312,36 +372,71 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_shape_problem(jsonb) FROM PUBLIC;
 
--- study_card_check(card, handles) -> (reason, detail): the first guard that one card
+-- study_card_cited_sources(handles, cards) -> {"S1": {"kind", "id", "norm", "keys",
+-- "bidi"}, …}: what the guards compare quotes with, read once per result. Only the
+-- handles that a card cites and the job recorded (handles: payload->'handles'):
+--   norm  study_card_norm of study_card_source_text (NULL when the row is gone);
+--   keys  study_card_quantity_keys of that text, each once (what it can support);
+--   bidi  whether the text has bidi controls (a quote may have them only then).
+-- Reads source rows (STABLE).
+CREATE OR REPLACE FUNCTION study_card_cited_sources(p_handles jsonb, p_cards jsonb)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = public, pg_temp
+SET standard_conforming_strings = on
+AS $$
+    SELECT coalesce(jsonb_object_agg(cited.handle, jsonb_build_object(
+               'kind', ref ->> 'kind', 'id', (ref ->> 'id')::bigint, 'norm', study_card_norm(src.text),
+               'keys', to_jsonb(ARRAY(SELECT DISTINCT k FROM unnest(study_card_quantity_keys(src.text)) AS k)),
+               'bidi', coalesce(src.text ~ '[\u202A-\u202E\u2066-\u2069]', false))), '{}')
+      FROM (SELECT DISTINCT item.value ->> 'source' AS handle
+              FROM jsonb_array_elements(p_cards) AS card
+             CROSS JOIN jsonb_array_elements(CASE WHEN jsonb_typeof(card.value -> 'evidence') = 'array'
+                                                  THEN card.value -> 'evidence' ELSE '[]' END) AS item
+             WHERE jsonb_typeof(item.value -> 'source') = 'string') AS cited
+     CROSS JOIN LATERAL (SELECT p_handles -> cited.handle AS ref) AS r
+     CROSS JOIN LATERAL (SELECT study_card_source_text(r.ref ->> 'kind', (r.ref ->> 'id')::bigint) AS text) AS src
+     WHERE jsonb_typeof(r.ref) = 'object'
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_cited_sources(jsonb, jsonb) FROM PUBLIC;
+
+-- study_card_check(card, sources) -> (reason, detail): the first guard that one card
 -- fails, in the order of DESIGN.md, or (NULL, NULL) when it passes them all. These are
 -- the guards that look at the card alone; the ones that look at the rest of the batch
 -- and at the user's other cards (duplicate_in_batch, duplicate, user_deleted) are
--- commit_cards'. handles is the job's payload->'handles' ({"S1": {"kind", "id"}, …}).
+-- commit_cards'. sources is study_card_cited_sources of the result.
 --   invalid_shape         study_card_shape_problem
 --   evidence_missing      no evidence item
 --   evidence_foreign      a source that is not a handle the job recorded (S9, a raw id)
---   evidence_not_found    a quote that is not in study_card_source_text of its handle,
---                         both sides compared after study_card_norm; or a quote with a
---                         number that is not a number of that text (same value, and
---                         the same unit when the quote's has one): normalising removes
---                         what separates digits, so '2명' is "in" '12명' and '35' in
---                         '3.5%', and such a piece would support a number nobody wrote
---   quantity_unsupported  study_card_unsupported_quantities(card text, all its quotes)
---   cue_leaks_answer      study_card_leaks(answer, cue), qa cards
+--   evidence_not_found    a quote that is not in its source, both sides compared after
+--                         study_card_norm; a quote with bidi controls its source lacks;
+--                         or a quote with a number or a name that its source does not
+--                         state as such: normalising removes what separates digits, so
+--                         '2명' is "in" '12명' and '35' in '3.5%', and such a piece would
+--                         support a number nobody wrote
+--   quantity_unsupported  a quantity of the card that its quotes do not state
+--                         (study_card_unsupported_quantities), or a name with digits
+--                         (col2, IPv4, 2NF, 제2정규형) that its cited sources do not
+--                         contain (study_card_missing_names)
+--   cue_leaks_answer      study_card_leaks(answer, the cue without its option lists)
 --   cloze_malformed       study_card_cloze_problem, cloze cards
 --   cloze_leaks_answer    study_card_cloze_leak, cloze cards
--- Reads source rows (STABLE); writes nothing.
-CREATE OR REPLACE FUNCTION study_card_check(p_card jsonb, p_handles jsonb, OUT reason text, OUT detail text)
+-- Writes nothing.
+-- Its second argument was the job's handles up to 0.1.0, read per quote; CREATE OR
+-- REPLACE cannot rename it.
+DROP FUNCTION IF EXISTS study_card_check(jsonb, jsonb);
+CREATE OR REPLACE FUNCTION study_card_check(p_card jsonb, p_sources jsonb, OUT reason text, OUT detail text)
 LANGUAGE plpgsql STABLE
 SET search_path = public, pg_temp
+SET standard_conforming_strings = on
 AS $$
 DECLARE
     v_evidence jsonb := coalesce(nullif(p_card -> 'evidence', 'null'), '[]');
     v_item jsonb;
     v_index integer;
     v_source jsonb;
-    v_text text;
     v_missing text[];
+    v_card_text text;
 BEGIN
     detail := study_card_shape_problem(p_card);
     IF detail IS NOT NULL THEN
@@ -356,9 +451,7 @@ BEGIN
     FOR v_item, v_index IN
         SELECT e.value, e.ord - 1 FROM jsonb_array_elements(v_evidence) WITH ORDINALITY AS e(value, ord)
     LOOP
-        v_source := CASE WHEN jsonb_typeof(v_item -> 'source') = 'string'
-                         THEN p_handles -> (v_item ->> 'source') END;
-        IF jsonb_typeof(v_source) IS DISTINCT FROM 'object' THEN
+        IF jsonb_typeof(v_item -> 'source') <> 'string' OR NOT p_sources ? (v_item ->> 'source') THEN
             reason := 'evidence_foreign';
             detail := format('evidence %s cites %s, which is not a source gathered for this job',
                              v_index, v_item -> 'source');
@@ -368,31 +461,51 @@ BEGIN
     FOR v_item, v_index IN
         SELECT e.value, e.ord - 1 FROM jsonb_array_elements(v_evidence) WITH ORDINALITY AS e(value, ord)
     LOOP
-        v_source := p_handles -> (v_item ->> 'source');
-        v_text := study_card_source_text(v_source ->> 'kind', (v_source ->> 'id')::bigint);
-        IF coalesce(strpos(study_card_norm(v_text), study_card_norm(v_item ->> 'quote')), 0) = 0 THEN
+        v_source := p_sources -> (v_item ->> 'source');
+        IF coalesce(strpos(v_source ->> 'norm', study_card_norm(v_item ->> 'quote')), 0) = 0 THEN
             reason := 'evidence_not_found';
             detail := format('evidence %s: the quote is not in %s', v_index, v_item ->> 'source');
             RETURN;
         END IF;
-        v_missing := study_card_unsupported_quantities(v_item ->> 'quote', v_text);
+        IF NOT (v_source -> 'bidi')::boolean AND v_item ->> 'quote' ~ '[\u202A-\u202E\u2066-\u2069]' THEN
+            reason := 'evidence_not_found';
+            detail := format('evidence %s: the quote has bidi controls that %s does not have', v_index, v_item ->> 'source');
+            RETURN;
+        END IF;
+        v_missing := study_card_unsupported_quantities(
+            v_item ->> 'quote', ARRAY(SELECT jsonb_array_elements_text(v_source -> 'keys')));
         IF cardinality(v_missing) > 0 THEN
             reason := 'evidence_not_found';
             detail := format('evidence %s: the quote''s number %s is not a number of %s',
                              v_index, array_to_string(v_missing, ', '), v_item ->> 'source');
             RETURN;
         END IF;
+        v_missing := study_card_missing_names(v_item ->> 'quote', v_source ->> 'norm');
+        IF cardinality(v_missing) > 0 THEN
+            reason := 'evidence_not_found';
+            detail := format('evidence %s: the quote''s name %s is not a name of %s',
+                             v_index, array_to_string(v_missing, ', '), v_item ->> 'source');
+            RETURN;
+        END IF;
     END LOOP;
-    v_missing := study_card_unsupported_quantities(
-        study_card_card_text(p_card),
-        (SELECT string_agg(e.value ->> 'quote', E'\n') FROM jsonb_array_elements(v_evidence) AS e));
+    v_card_text := study_card_card_text(p_card);
+    v_missing := study_card_unsupported_quantities(v_card_text, study_card_quantity_keys(
+        (SELECT string_agg(e.value ->> 'quote', E'\n') FROM jsonb_array_elements(v_evidence) AS e)));
     IF cardinality(v_missing) > 0 THEN
         reason := 'quantity_unsupported';
         detail := array_to_string(v_missing, ', ') || ' not in evidence';
         RETURN;
     END IF;
+    v_missing := study_card_missing_names(v_card_text,
+        (SELECT string_agg(DISTINCT p_sources -> (e.value ->> 'source') ->> 'norm', '|')
+           FROM jsonb_array_elements(v_evidence) AS e));
+    IF cardinality(v_missing) > 0 THEN
+        reason := 'quantity_unsupported';
+        detail := format('the name %s is not in the cited sources', array_to_string(v_missing, ', '));
+        RETURN;
+    END IF;
     IF p_card ->> 'type' = 'qa' THEN
-        IF study_card_leaks(p_card ->> 'answer', p_card ->> 'cue') THEN
+        IF study_card_leaks(p_card ->> 'answer', study_card_without_options(p_card ->> 'cue')) THEN
             reason := 'cue_leaks_answer';
             detail := format('the answer "%s" is visible in the cue', p_card ->> 'answer');
         END IF;
@@ -410,3 +523,49 @@ BEGIN
 END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_check(jsonb, jsonb) FROM PUBLIC;
+
+-- study_card_prompt_text(card) -> what a card shows and asks, for the near-duplicate
+-- guard's similarity: a qa card's cue; a cloze card's sentence with its deletions
+-- filled in by their answers. study_card_visible, lower-cased.
+CREATE OR REPLACE FUNCTION study_card_prompt_text(p_card_type text, p_cue text, p_cloze_text text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = public, pg_temp
+SET standard_conforming_strings = on
+AS $$
+    SELECT lower(study_card_visible(CASE p_card_type
+        WHEN 'qa' THEN p_cue
+        ELSE regexp_replace(p_cloze_text, '\{\{c[0-9]{1,4}::([^{}:]*)(::[^{}]*)?\}\}', '\1', 'g')
+    END))
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_prompt_text(text, text, text) FROM PUBLIC;
+
+-- study_card_near_duplicate(answer_key, prompt, quotes, other_answer_key, other_prompt,
+-- other_quotes) -> how two cards ask for the same fact, or NULL: the same answer_key
+-- and either a similar prompt (pg_trgm similarity of study_card_prompt_text >= 0.5,
+-- chosen from the table in bench/README.md) or a shared quote (normalised). Answers
+-- that many different facts share: a truth value (O/X, 참/거짓), whose cards differ in
+-- a word or two, never makes a near-duplicate; one character (a choice number, B, +)
+-- only with a similar prompt, not through a shared quote.
+-- Reverse cards (same sentence, other answers) and one answer to two facts with other
+-- quotes and other wording are not near-duplicates.
+CREATE OR REPLACE FUNCTION study_card_near_duplicate(
+    p_answer_key text, p_prompt text, p_quotes text[],
+    p_other_answer_key text, p_other_prompt text, p_other_quotes text[])
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = public, pg_temp
+AS $$
+    SELECT CASE
+        WHEN p_answer_key IS DISTINCT FROM p_other_answer_key
+             OR p_answer_key = ANY (ARRAY['o', 'x', 'ox', '참', '거짓', '예', '아니오', '아니요', 'true', 'false', 'yes', 'no',
+                                          '맞다', '틀리다', '옳다', '옳지않다', '맞음', '틀림'])
+            THEN NULL
+        WHEN similarity(p_prompt, p_other_prompt) >= 0.5
+            THEN format('a similar card (similarity %s) with the same answer',
+                        round(similarity(p_prompt, p_other_prompt)::numeric, 2))
+        WHEN p_quotes && p_other_quotes AND char_length(p_answer_key) >= 2
+            THEN 'the same quote with the same answer'
+    END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_near_duplicate(text, text, text[], text, text, text[]) FROM PUBLIC;

@@ -56,39 +56,191 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_close_job(bigint, text, text, text, bigint[], bigint[], jsonb) FROM PUBLIC;
 
+-- study_card_judge(job, cards) -> {"survivors": [{"index", "key", "card"}], "dropped":
+-- [{"index", "reason", "detail"}]}: what commit_cards keeps of an LLM result's cards,
+-- deciding and writing nothing else. Each card, by its 0-based index, is dropped with
+-- the first guard it fails: invalid_shape (also every card past the 20th: never
+-- truncated silently, and never read either), then study_card_check's guards, then
+--   duplicate_in_batch  the same norm_key as an earlier card of this result that is
+--                       kept, or a near-duplicate of one
+--                       (study_card_near_duplicate); detail names its index;
+--   duplicate           an active card of the same user from another source with the
+--                       same norm_key, or a near-duplicate of one (found through
+--                       study_memo_cards_active_answer_key_idx); detail names its id;
+--   user_deleted        the user deleted a card with this norm_key; detail names its id.
+-- Reads the cited sources once (study_card_cited_sources) and the user's cards.
+CREATE OR REPLACE FUNCTION study_card_judge(p_job study_memo_card_jobs, p_cards jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    c_max_cards constant integer := 20;
+    v_cards jsonb := (SELECT coalesce(jsonb_agg(c.value ORDER BY c.ord), '[]')
+                        FROM jsonb_array_elements(p_cards) WITH ORDINALITY AS c(value, ord)
+                       WHERE c.ord <= c_max_cards);
+    v_sources jsonb := study_card_cited_sources(coalesce(p_job.payload -> 'handles', '{}'), v_cards);
+    v_card jsonb;
+    v_index integer;
+    v_reason text;
+    v_detail text;
+    v_key text;
+    v_answer_key text;
+    v_prompt text;
+    v_quotes text[];
+    v_other record;
+    v_passed jsonb[] := '{}';    -- {"index", "key", "answer_key", "prompt", "quotes"} of the cards kept so far
+    v_survivors jsonb[] := '{}';
+    v_dropped jsonb[] := '{}';
+BEGIN
+    FOR v_card, v_index IN
+        SELECT c.value, c.ord - 1 FROM jsonb_array_elements(v_cards) WITH ORDINALITY AS c(value, ord)
+    LOOP
+        SELECT g.reason, g.detail INTO v_reason, v_detail FROM study_card_check(v_card, v_sources) AS g;
+        IF v_reason IS NULL THEN
+            v_key := study_card_norm_key(v_card);
+            v_answer_key := study_card_answer_key(v_card ->> 'type', v_card ->> 'answer', v_card ->> 'text');
+            v_prompt := study_card_prompt_text(v_card ->> 'type', v_card ->> 'cue', v_card ->> 'text');
+            v_quotes := ARRAY(SELECT study_card_norm(e.value ->> 'quote') FROM jsonb_array_elements(v_card -> 'evidence') AS e);
+            SELECT m.idx, m.how INTO v_other
+              FROM (SELECT p.value ->> 'index' AS idx,
+                           CASE WHEN p.value ->> 'key' = v_key THEN 'the same card'
+                                ELSE study_card_near_duplicate(v_answer_key, v_prompt, v_quotes, p.value ->> 'answer_key',
+                                                               p.value ->> 'prompt', ARRAY(SELECT jsonb_array_elements_text(p.value -> 'quotes')))
+                           END AS how
+                      FROM unnest(v_passed) AS p(value)
+                     WHERE p.value ->> 'key' = v_key OR p.value ->> 'answer_key' = v_answer_key) AS m
+             WHERE m.how IS NOT NULL
+             ORDER BY (m.how = 'the same card') DESC, m.idx::integer
+             LIMIT 1;
+            IF FOUND THEN
+                v_reason := 'duplicate_in_batch';
+                v_detail := CASE v_other.how WHEN 'the same card' THEN format('same card as card %s of this result', v_other.idx)
+                            ELSE format('near-duplicate of card %s of this result: %s', v_other.idx, v_other.how) END;
+            ELSE
+                SELECT m.id, m.source_kind, m.source_id, m.how INTO v_other
+                  FROM (SELECT c.id, c.source_kind, c.source_id,
+                               CASE WHEN c.norm_key = v_key THEN 'the same card'
+                                    ELSE study_card_near_duplicate(v_answer_key, v_prompt, v_quotes, c.answer_key,
+                                                                   study_card_prompt_text(c.card_type, c.cue, c.cloze_text),
+                                                                   ARRAY(SELECT study_card_norm(e.quote) FROM study_memo_card_evidence e
+                                                                          WHERE e.card_id = c.id))
+                               END AS how
+                          FROM study_memo_cards c
+                         WHERE c.user_id = p_job.user_id AND c.deleted_at IS NULL
+                           AND (c.norm_key = v_key OR c.answer_key = v_answer_key)
+                           AND (c.source_kind, c.source_id) IS DISTINCT FROM (p_job.source_kind, p_job.source_id)) AS m
+                 WHERE m.how IS NOT NULL
+                 ORDER BY (m.how = 'the same card') DESC, m.id
+                 LIMIT 1;
+                IF FOUND THEN
+                    v_reason := 'duplicate';
+                    v_detail := format(CASE v_other.how WHEN 'the same card' THEN 'card %s (from %s %s) says the same'
+                                         ELSE 'card %s (from %s %s) is a near-duplicate: %s' END,
+                                       v_other.id, v_other.source_kind, v_other.source_id, v_other.how);
+                ELSE
+                    SELECT c.id INTO v_other
+                      FROM study_memo_cards c
+                     WHERE c.user_id = p_job.user_id AND c.norm_key = v_key AND c.retired_reason = 'user_deleted'
+                     ORDER BY c.id DESC
+                     LIMIT 1;
+                    IF FOUND THEN
+                        v_reason := 'user_deleted';
+                        v_detail := format('the user deleted this card (card %s)', v_other.id);
+                    END IF;
+                END IF;
+            END IF;
+        END IF;
+        IF v_reason IS NULL THEN
+            v_passed := v_passed || jsonb_build_object('index', v_index, 'key', v_key, 'answer_key', v_answer_key,
+                                                       'prompt', v_prompt, 'quotes', to_jsonb(v_quotes));
+            v_survivors := v_survivors || jsonb_build_object('index', v_index, 'key', v_key, 'card', v_card);
+        ELSE
+            v_dropped := v_dropped || jsonb_build_object('index', v_index, 'reason', v_reason, 'detail', v_detail);
+        END IF;
+    END LOOP;
+    RETURN jsonb_build_object(
+        'survivors', to_jsonb(v_survivors),
+        'dropped', to_jsonb(v_dropped) || (
+            SELECT coalesce(jsonb_agg(jsonb_build_object(
+                       'index', c.ord - 1, 'reason', 'invalid_shape',
+                       'detail', format('card %s is past the limit of %s cards per result', c.ord - 1, c_max_cards))
+                       ORDER BY c.ord), '[]')
+              FROM jsonb_array_elements(p_cards) WITH ORDINALITY AS c(value, ord)
+             WHERE c.ord > c_max_cards));
+END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_judge(study_memo_card_jobs, jsonb) FROM PUBLIC;
+
+-- study_card_lock_job(job_id, worker) -> the job row, held by worker and locked, with
+-- its result-independent checks done, for commit_cards and its dry run:
+--   the session must run READ COMMITTED (else SQLSTATE 25000): the version check after
+--   the per-user lock must see a commit that happened while it waited, which a
+--   REPEATABLE READ snapshot taken before the wait cannot;
+--   the job's user row is locked FOR KEY SHARE before the job row (study_card_held_job,
+--   SQLSTATE 55000 when not held): the host's DELETE FROM users locks the user, then
+--   cascades to the jobs; taking them in the same order, a delete waits or goes first,
+--   it never deadlocks with a commit.
+CREATE OR REPLACE FUNCTION study_card_lock_job(p_job_id bigint, p_worker text)
+RETURNS study_memo_card_jobs
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+AS $$
+BEGIN
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'commit_cards must run at isolation level READ COMMITTED, not %',
+                        upper(current_setting('transaction_isolation'))
+            USING ERRCODE = 'invalid_transaction_state',
+                  HINT = 'check default_transaction_isolation of the worker''s role, database and connection options';
+    END IF;
+    PERFORM FROM users u WHERE u.id = (SELECT j.user_id FROM study_memo_card_jobs j WHERE j.id = p_job_id) FOR KEY SHARE;
+    RETURN study_card_held_job(p_job_id, p_worker);
+END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_lock_job(bigint, text) FROM PUBLIC;
+
+-- study_card_result_cards(result) -> the "cards" array of an LLM result, after the
+-- checks every result passes: an object with a "cards" array and a valid needs_review
+-- (study_card_review_reason); else SQLSTATE 22023 (the worker records parse_fail).
+CREATE OR REPLACE FUNCTION study_card_result_cards(p_result jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = public, pg_temp
+AS $$
+BEGIN
+    IF jsonb_typeof(p_result) IS DISTINCT FROM 'object' OR jsonb_typeof(p_result -> 'cards') IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'the result must be a JSON object {"cards": [...]}'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('got %s', coalesce(left(p_result::text, 200), 'SQL NULL'));
+    END IF;
+    PERFORM study_card_review_reason(p_result -> 'needs_review');
+    RETURN p_result -> 'cards';
+END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_result_cards(jsonb) FROM PUBLIC;
+
 -- commit_cards(job_id, worker, result) -> the report (see study_card_close_job).
 -- result is the LLM's JSON object as produced: {"cards": [...], "needs_review": null |
 -- {"reason": "…"}}; each card {"type": "qa", "cue", "answer", "evidence": [...]} or
 -- {"type": "cloze", "text", "evidence": [...]}, evidence items {"source": "S1", "quote"}
 -- citing the handles study_card_gather recorded on the job.
 -- In one transaction:
---  1. the job must be held by worker (study_card_held_job: status processing and
---     locked_by = worker; an expired lease nobody took over still counts), else SQLSTATE
---     55000 and nothing is written (so a second call for the same job fails too);
---     result must be an object with a "cards" array and a valid needs_review
---     (study_card_review_reason), else SQLSTATE 22023 (the worker records parse_fail);
+--  1. study_card_lock_job: READ COMMITTED, the user row then the job row locked, the
+--     job held by worker (else SQLSTATE 55000, nothing written, so a second call for
+--     the same job fails too); study_card_result_cards: else SQLSTATE 22023;
 --  2. when the source is gone or has moved on (study_card_source_problem, checked
 --     under the per-user lock below), the job is closed skipped with that error_code
 --     (stale_version, source_deleted, no_ready_explanation) and nothing else is written;
---  3. each card, by its 0-based index, is dropped with the first guard it fails:
---     invalid_shape (also every card past the 20th: never truncated silently),
---     evidence_missing, evidence_foreign, evidence_not_found, quantity_unsupported,
---     cue_leaks_answer, cloze_malformed, cloze_leaks_answer (study_card_check), then
---     duplicate_in_batch (same norm_key as an earlier card of this result that passed
---     the guards above; detail names its index), duplicate (an active card of the same
---     user from another source; detail names its id), user_deleted (the user deleted a
---     card with this norm_key; detail names its id);
+--  3. study_card_judge decides which cards survive and why the others are dropped;
 --  4. supersede: the active cards of this source (made by earlier jobs, whatever their
 --     version) whose norm_key a surviving card reproduces are kept: same id, so their
 --     progress rows stay; text, source_version and job_id move to this job, evidence is
 --     replaced. The other active cards of the source are retired (deleted_at,
 --     retired_reason 'superseded', superseded_by_job). The remaining survivors are
---     inserted with their evidence. A card stores the fields of its type only (cue and
---     answer, or text); the other type's fields are ignored like any unknown key;
+--     inserted with their evidence. A card stores the fields of its type only;
 --  5. the job is closed completed, with error_code all_dropped when no card survived;
 --     for a question, needs_review (or all_dropped) sets study_questions.needs_review,
 --     needs_review_reason (the LLM's reason, else 'all_dropped') and needs_review_at.
---     Notes and documents have no review flag: their needs_review is only validated.
 -- Commits of one user are serialised (an advisory lock per user), so two sources
 -- committing the same card at once cannot both pass the duplicate guard; the unique
 -- index study_memo_cards_active_norm_key_uniq stays the last line of defence.
@@ -98,20 +250,14 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
 AS $$
 DECLARE
-    c_max_cards constant integer := 20;
-    v_job study_memo_card_jobs;
-    v_review_reason text;
+    v_job study_memo_card_jobs := study_card_lock_job(p_job_id, p_worker);
+    v_cards jsonb := study_card_result_cards(p_result);
+    v_review_reason text := study_card_review_reason(p_result -> 'needs_review');
     v_problem text;
-    v_handles jsonb;
+    v_handles jsonb := coalesce(v_job.payload -> 'handles', '{}');
+    v_judged jsonb;
     v_card jsonb;
-    v_index integer;
-    v_reason text;
-    v_detail text;
     v_key text;
-    v_other record;
-    v_passed jsonb := '{}';      -- norm_key -> index of the first card that passed study_card_check
-    v_survivors jsonb := '[]';   -- [{"index", "key", "card"}] in result order
-    v_dropped jsonb := '[]';
     v_cue text;
     v_answer text;
     v_cloze_text text;
@@ -120,14 +266,6 @@ DECLARE
     v_retired bigint[];
     v_report jsonb;
 BEGIN
-    v_job := study_card_held_job(p_job_id, p_worker);
-    IF jsonb_typeof(p_result) IS DISTINCT FROM 'object' OR jsonb_typeof(p_result -> 'cards') IS DISTINCT FROM 'array' THEN
-        RAISE EXCEPTION 'the result must be a JSON object {"cards": [...]}'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('got %s', coalesce(left(p_result::text, 200), 'SQL NULL'));
-    END IF;
-    v_review_reason := study_card_review_reason(p_result -> 'needs_review');
-
     -- The lock first, then the version: a commit that waited here behind another one
     -- of the user must see a version that changed meanwhile, or it would write cards
     -- of the old version over (and retire) those of a newer job committed just before.
@@ -140,53 +278,9 @@ BEGIN
         RETURN v_report;
     END IF;
 
-    v_handles := coalesce(v_job.payload -> 'handles', '{}');
-
-    FOR v_card, v_index IN
-        SELECT c.value, c.ord - 1 FROM jsonb_array_elements(p_result -> 'cards') WITH ORDINALITY AS c(value, ord)
-    LOOP
-        IF v_index >= c_max_cards THEN
-            v_reason := 'invalid_shape';
-            v_detail := format('card %s is past the limit of %s cards per result', v_index, c_max_cards);
-        ELSE
-            SELECT g.reason, g.detail INTO v_reason, v_detail FROM study_card_check(v_card, v_handles) AS g;
-        END IF;
-        IF v_reason IS NULL THEN
-            v_key := study_card_norm_key(v_card);
-            IF v_passed ? v_key THEN
-                v_reason := 'duplicate_in_batch';
-                v_detail := format('same card as card %s of this result', v_passed ->> v_key);
-            ELSE
-                v_passed := v_passed || jsonb_build_object(v_key, v_index);
-                SELECT c.id, c.source_kind, c.source_id INTO v_other
-                  FROM study_memo_cards c
-                 WHERE c.user_id = v_job.user_id AND c.norm_key = v_key AND c.deleted_at IS NULL
-                   AND (c.source_kind, c.source_id) IS DISTINCT FROM (v_job.source_kind, v_job.source_id);
-                IF FOUND THEN
-                    v_reason := 'duplicate';
-                    v_detail := format('card %s (from %s %s) says the same', v_other.id, v_other.source_kind, v_other.source_id);
-                ELSE
-                    SELECT c.id, c.source_kind, c.source_id INTO v_other
-                      FROM study_memo_cards c
-                     WHERE c.user_id = v_job.user_id AND c.norm_key = v_key AND c.retired_reason = 'user_deleted'
-                     ORDER BY c.id DESC
-                     LIMIT 1;
-                    IF FOUND THEN
-                        v_reason := 'user_deleted';
-                        v_detail := format('the user deleted this card (card %s)', v_other.id);
-                    END IF;
-                END IF;
-            END IF;
-        END IF;
-        IF v_reason IS NULL THEN
-            v_survivors := v_survivors || jsonb_build_array(jsonb_build_object('index', v_index, 'key', v_key, 'card', v_card));
-        ELSE
-            v_dropped := v_dropped || jsonb_build_array(jsonb_build_object('index', v_index, 'reason', v_reason, 'detail', v_detail));
-        END IF;
-    END LOOP;
-
+    v_judged := study_card_judge(v_job, v_cards);
     FOR v_card, v_key IN
-        SELECT s.value -> 'card', s.value ->> 'key' FROM jsonb_array_elements(v_survivors) WITH ORDINALITY AS s(value, ord) ORDER BY s.ord
+        SELECT s.value -> 'card', s.value ->> 'key' FROM jsonb_array_elements(v_judged -> 'survivors') WITH ORDINALITY AS s(value, ord) ORDER BY s.ord
     LOOP
         -- Only the fields of the card's type: the others are unknown keys, ignored.
         v_cue := CASE v_card ->> 'type' WHEN 'qa' THEN btrim(v_card ->> 'cue') END;
@@ -236,8 +330,39 @@ BEGIN
         v_job.id, 'completed',
         CASE WHEN cardinality(v_kept) = 0 THEN 'all_dropped' END,
         CASE WHEN cardinality(v_kept) = 0
-             THEN format('no card passed the guards (%s dropped)', jsonb_array_length(v_dropped)) END,
-        v_kept, v_retired, v_dropped);
+             THEN format('no card passed the guards (%s dropped)', jsonb_array_length(v_judged -> 'dropped')) END,
+        v_kept, v_retired, v_judged -> 'dropped');
 END
 $$;
 REVOKE EXECUTE ON FUNCTION commit_cards(bigint, text, jsonb) FROM PUBLIC;
+
+-- study_card_check_result(job_id, worker, result) -> what commit_cards would do with
+-- result, writing nothing: {"job_id", "status", "error_code", "kept": [indexes of the
+-- cards that would be kept], "dropped": [{"index", "reason", "detail"}]}; status
+-- 'skipped' with the source problem when commit_cards would close the job unread.
+-- The same checks, locks and errors as commit_cards (55000, 22023, 25000): the dry run
+-- of the optional review pass, which sends only the cards that would be kept.
+CREATE OR REPLACE FUNCTION study_card_check_result(p_job_id bigint, p_worker text, p_result jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_job study_memo_card_jobs := study_card_lock_job(p_job_id, p_worker);
+    v_cards jsonb := study_card_result_cards(p_result);
+    v_problem text := study_card_source_problem(v_job.source_kind, v_job.source_id, v_job.source_version);
+    v_judged jsonb;
+BEGIN
+    IF v_problem IS NOT NULL THEN
+        RETURN jsonb_build_object('job_id', v_job.id, 'status', 'skipped', 'error_code', v_problem,
+                                  'kept', '[]'::jsonb, 'dropped', '[]'::jsonb);
+    END IF;
+    v_judged := study_card_judge(v_job, v_cards);
+    RETURN jsonb_build_object(
+        'job_id', v_job.id, 'status', 'completed',
+        'error_code', CASE WHEN jsonb_array_length(v_judged -> 'survivors') = 0 THEN 'all_dropped' END,
+        'kept', (SELECT coalesce(jsonb_agg(s.value -> 'index'), '[]') FROM jsonb_array_elements(v_judged -> 'survivors') AS s),
+        'dropped', v_judged -> 'dropped');
+END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_check_result(bigint, text, jsonb) FROM PUBLIC;

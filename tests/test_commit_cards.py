@@ -358,3 +358,113 @@ def test_commits_of_one_user_are_serialised_so_the_duplicate_guard_sees_the_othe
     thread.join(10)
     assert second["report"]["dropped"] == [{"index": 0, "reason": "duplicate",
                                             "detail": f"card {first['kept'][0]} (from question {question}) says the same"}]
+
+
+def wait_until(db, query: str, what: str, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not db.execute(query).fetchone()[0]:
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_deleting_the_user_during_a_commit_waits_and_never_deadlocks(db, db_url, question):
+    """The host deletes the user while a commit of theirs waits for the per-user lock.
+    commit_cards locks the user row (FOR KEY SHARE) before the job row, the order of the
+    host's DELETE and its cascade, so the delete waits for the commit instead of the two
+    waiting for each other (40P01)."""
+    job_id = held_and_gathered(db, "question", question)
+    outcome = {}
+
+    def run(name, statement, *params):
+        try:
+            with psycopg.connect(db_url, autocommit=True) as conn:
+                outcome[name] = conn.execute(statement, params).fetchone()
+        except psycopg.Error as error:
+            outcome[name] = error.sqlstate
+
+    with db.transaction():  # another commit of user 1 holds the lock: the window is wide open
+        db.execute("SELECT pg_advisory_xact_lock(hashtextextended('study_card_commit user ' || 1, 0))")
+        committer = threading.Thread(target=run, args=("commit", "SELECT commit_cards(%s, 'w1', %s)",
+                                                       job_id, Jsonb(CARDS)))
+        committer.start()
+        wait_until(db, "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND NOT granted)",
+                   "the commit did not wait for the user lock")
+        deleter = threading.Thread(target=run, args=("delete", "DELETE FROM users WHERE id = 1 RETURNING id"))
+        deleter.start()
+        wait_until(db, "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype <> 'advisory' AND NOT granted)",
+                   "the delete did not wait")
+    committer.join(10)
+    deleter.join(10)
+    assert outcome["commit"][0]["status"] == "completed"
+    assert outcome["delete"] == (1,)
+    assert db.execute("SELECT count(*) FROM study_memo_card_jobs").fetchone()[0] == 0  # cascaded
+
+
+def test_a_commit_outside_read_committed_is_refused(db, db_url, question):
+    """Under REPEATABLE READ the version check would read a snapshot taken before the
+    wait for the user lock, and keep cards of a version that a newer job replaced."""
+    job_id = held_and_gathered(db, "question", question)
+    before = card_rows(db)
+    with psycopg.connect(db_url, autocommit=True, options="-c default_transaction_isolation=repeatable\\ read") as conn:
+        with pytest.raises(psycopg.errors.InvalidTransactionState, match="READ COMMITTED, not REPEATABLE READ"):
+            commit(conn, job_id, CARDS["cards"])
+        with pytest.raises(psycopg.errors.InvalidTransactionState):
+            conn.execute("SELECT study_card_check_result(%s, 'w1', %s)", (job_id, Jsonb(CARDS)))
+    assert card_rows(db) == before
+
+
+def test_verdicts_do_not_depend_on_standard_conforming_strings(db, db_url, question):
+    """The guards' patterns are backslash escapes in string literals; each guard fixes
+    standard_conforming_strings for itself, so a session with it off gets the same verdicts."""
+    cards = [cloze("{{c1::TCP}}는 전송 계층 프로토콜이다", Q_TCP),
+             cloze("{{c1::TCP}}는 TCP/IP의 전송 계층", Q_TCP),
+             qa("TCP가 속한 계층은?", "전송 계층", Q_TCP),
+             qa("관계형 모델을 제안한 해는?", "1972년", Q_CODD)]
+    reports = []
+    for setting in ("off", "on"):
+        job_id = new_version(db, question, version=V2 if setting == "off" else V1.replace(year=2027))
+        with psycopg.connect(db_url, autocommit=True, options=f"-c standard_conforming_strings={setting}") as conn:
+            reports.append([(d["index"], d["reason"]) for d in commit(conn, job_id, cards)["dropped"]])
+    assert reports[0] == reports[1] == [(1, "cloze_leaks_answer"), (3, "quantity_unsupported")]
+
+
+def test_cards_past_the_limit_are_dropped_unread(db, question):
+    job_id = held_and_gathered(db, "question", question)
+    flood = CARDS["cards"] + [{"type": "qa", "cue": "x" * 10_000, "answer": None}] * 5_000
+    report = commit(db, job_id, flood)
+    assert len(report["kept"]) == 1
+    assert len(report["dropped"]) == 5_000
+    assert report["dropped"][-1] == {"index": 5_000, "reason": "invalid_shape",
+                                     "detail": "card 5000 is past the limit of 20 cards per result"}
+
+
+def test_the_dry_run_reports_what_a_commit_would_do_and_writes_nothing(db, question):
+    job_id = held_and_gathered(db, "question", question)
+    cards = [qa("TCP가 속한 계층은?", "전송 계층", Q_TCP), qa("TCP가 속한 계층은? 전송 계층", "전송 계층", Q_TCP),
+             cloze("{{c1::원자성}}은 전부 실행되거나 전혀 실행되지 않음을 뜻한다", Q_ATOMIC)]
+    before = card_rows(db)
+    dry = db.execute("SELECT study_card_check_result(%s, 'w1', %s)",
+                     (job_id, Jsonb({"cards": cards, "needs_review": None}))).fetchone()[0]
+    assert card_rows(db) == before
+    assert dry == {"job_id": job_id, "status": "completed", "error_code": None, "kept": [0, 2],
+                   "dropped": [{"index": 1, "reason": "cue_leaks_answer",
+                                "detail": 'the answer "전송 계층" is visible in the cue'}]}
+    report = commit(db, job_id, cards)
+    assert (len(report["kept"]), report["dropped"]) == (2, dry["dropped"])
+
+
+@pytest.mark.parametrize(("case", "worker", "result", "sqlstate"), [
+    ("another worker's job", "w2", CARDS, "55000"),
+    ("not a cards object", "w1", {"card": []}, "22023"),
+])
+def test_the_dry_run_has_commit_cards_errors(db, question, case, worker, result, sqlstate):
+    job_id = held_and_gathered(db, "question", question)
+    assert sqlstate_of(db, "SELECT study_card_check_result(%s, %s, %s)", (job_id, worker, Jsonb(result))) == sqlstate
+
+
+def test_the_dry_run_of_a_stale_job_says_skipped(db, question):
+    job_id = held_and_gathered(db, "question", question)
+    db.execute("UPDATE study_questions SET ai_explanation_generated_at = %s WHERE id = %s", (V2, question))
+    dry = db.execute("SELECT study_card_check_result(%s, 'w1', %s)", (job_id, Jsonb(CARDS))).fetchone()[0]
+    assert (dry["status"], dry["error_code"]) == ("skipped", "stale_version")
+    assert job_row(db, job_id)["status"] == "processing"

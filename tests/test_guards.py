@@ -91,7 +91,7 @@ def test_invalid_shape(job):
 
 def test_at_most_20_cards_per_result_the_rest_dropped_with_a_reason(job):
     db, job_id, _ = job
-    cards = [qa(f"TCP 문제 {chr(0xAC00 + n)}의 답은?", "전송 계층", Q_TCP) for n in range(23)]
+    cards = [qa(f"TCP 문제 {chr(0xAC00 + n)}의 답은?", f"전송 계층 {chr(0xAC00 + n)}", Q_TCP) for n in range(23)]
     report = commit(db, job_id, cards)
     assert len(report["kept"]) == 20
     assert report["dropped"] == [
@@ -445,3 +445,191 @@ def hold_and_gather(db, user_id: int) -> int:
     job_id = hold_job(db, "question", question_id)
     gather(db, job_id, k=0)
     return job_id
+
+
+# SQL certification and 정보처리기사 commentary for the symbol, option, multi-part and
+# near-duplicate tables: every quote below is a sentence of it.
+Q_CONCAT = "Oracle에서 문자열을 연결하는 연산자는 || 이며 SQL Server에서는 + 를 사용한다"
+Q_COMPARE = "비교 연산자 >= 는 크거나 같음을, <> 는 같지 않음을 뜻한다"
+Q_LIKE = "LIKE 조건에서 % 는 0개 이상의 문자를, _ 는 한 문자를 뜻한다"
+Q_STAR = "SELECT * 는 모든 칼럼을 조회한다"
+Q_ARITH = "산술 연산자 + 는 더하기, - 는 빼기를 뜻한다"
+Q_CS = "클라이언트-서버 패턴은 서비스를 요청하는 클라이언트와 서비스를 제공하는 서버로 구성된다"
+Q_MVC = "MVC 패턴은 모델, 뷰, 컨트롤러로 구성된다"
+Q_HAVING = "HAVING 절은 GROUP BY로 만든 그룹을 조건으로 거른다"
+Q_TCP_UDP = "TCP는 연결형 프로토콜이고 UDP는 비연결형 프로토콜이다"
+Q_ENTITY = "매출, 계약, 주문은 업무 거래 엔터티이고 사원은 기본 엔터티이다"
+SQL_EXPLANATION = ". ".join([Q_CONCAT, Q_COMPARE, Q_LIKE, Q_STAR, Q_ARITH, Q_CS, Q_MVC, Q_HAVING, Q_TCP_UDP,
+                             Q_ENTITY]) + "."
+
+
+@pytest.fixture
+def sql_job(db):
+    """User 1's question with the SQL commentary above (S1 only). Returns (db, job id)."""
+    add_user(db, 1)
+    job_id = hold_job(db, "question", add_question(db, 1, stem="SQL 연산자와 절에 대한 설명으로 옳은 것은?",
+                                                  explanation=SQL_EXPLANATION, choices=None, answer="3"))
+    gather(db, job_id, k=0)
+    return db, job_id
+
+
+def test_answers_made_of_symbols(sql_job):
+    db, job_id = sql_job
+    cases = [
+        ("||", qa("Oracle에서 문자열을 연결하는 연산자는?", "||", Q_CONCAT), None),
+        ("+ after the same cue as ||", qa("SQL Server에서 문자열을 연결하는 연산자는?", "+", Q_CONCAT), None),
+        (">=", qa("크거나 같음을 뜻하는 비교 연산자는?", ">=", Q_COMPARE), None),
+        ("%, its count quoted", qa("LIKE에서 0개 이상의 문자를 뜻하는 기호는?", "%", Q_LIKE), None),
+        ("+ does not leak through C++", qa("C++가 아닌 산술 연산의 더하기 연산자는?", "+", Q_ARITH), None),
+        ("cloze of <>", cloze("비교 연산자 {{c1::<>}} 는 같지 않음을 뜻한다", Q_COMPARE), None),
+        ("cloze of *", cloze("SELECT {{c1::*}} 는 모든 칼럼을 조회한다", Q_STAR), None),
+        ("+ in the cue", qa("a + b 처럼 SQL Server에서 문자열을 잇는 연산자는?", "+", Q_CONCAT), "cue_leaks_answer"),
+        ("|| in the cue", qa("'a' || 'b' 에서 Oracle의 문자열 연결 연산자는?", "||", Q_CONCAT), "cue_leaks_answer"),
+        ("> = spaced in the cue", qa("a > = b 가 참일 때 쓰인 비교 연산자는?", ">=", Q_COMPARE), "cue_leaks_answer"),
+        ("cloze shows it again", cloze("{{c1::>=}} 는 크거나 같음, 즉 a >= b 를 뜻한다", Q_COMPARE), "cloze_leaks_answer"),
+        ("an ellipsis is no answer", qa("같지 않음을 뜻하는 연산자는?", "…", Q_COMPARE), "invalid_shape"),
+        ("an ellipsis is no deletion", cloze("{{c1::…}} 는 크거나 같음을 뜻한다", Q_COMPARE), "cloze_malformed"),
+        ("the same symbol card twice", qa("Oracle에서 문자열을 연결하는 연산자는?", "||", Q_CONCAT), "duplicate_in_batch"),
+    ]
+    check_table(db, job_id, cases)
+    keys = db.execute("SELECT answer_key FROM study_memo_cards WHERE card_type = 'qa' ORDER BY id").fetchall()
+    assert [k for (k,) in keys] == ["||", "+", ">=", "%", "+"]
+
+
+def test_an_answer_offered_as_one_of_the_cues_options_does_not_leak(sql_job):
+    db, job_id = sql_job
+    cases = [
+        ("(O/X)", qa("UDP는 연결형 프로토콜이다. (O/X)", "X", Q_TCP_UDP), None),
+        ("a list before 중", qa("매출, 계약, 사원, 주문 중 업무 거래 엔터티가 아닌 것은?", "사원", Q_ENTITY), None),
+        ("A와 B 중", qa("TCP와 UDP 중 연결형 프로토콜은?", "TCP", Q_TCP_UDP), None),
+        ("[O/X]", qa("HAVING 절은 GROUP BY로 만든 그룹을 거른다 [O/X]", "O", Q_HAVING), None),
+        ("A 또는 B 중", qa("TCP 또는 UDP 중 비연결형 프로토콜은?", "UDP", Q_TCP_UDP), None),
+        ("also named elsewhere in the cue", qa("사원은 기본 엔터티다. 매출, 계약, 사원 중 기본 엔터티는?", "사원", Q_ENTITY),
+         "cue_leaks_answer"),
+        ("also stated after the options", qa("TCP와 UDP 중 연결형은? 힌트: TCP는 연결형", "TCP", Q_TCP_UDP),
+         "cue_leaks_answer"),
+        ("X as a word outside the options", qa("X 또는 O로 답하라: UDP는 연결형이다 X (O/X)", "X", Q_TCP_UDP),
+         "cue_leaks_answer"),
+        ("an option list of another question", qa("비연결형인 UDP의 연결 방식은? (연결형/비연결형)", "비연결형", Q_TCP_UDP),
+         "cue_leaks_answer"),
+        ("no separators: not a list", qa("매출 계약 사원 주문 중 사원의 엔터티 분류는?", "사원", Q_ENTITY), "cue_leaks_answer"),
+    ]
+    check_table(db, job_id, cases)
+
+
+def test_a_multi_part_answer_leaks_when_every_part_is_in_the_cue(sql_job):
+    db, job_id = sql_job
+    cases = [
+        ("no part of a Latin answer", qa("HAVING과 함께 그룹을 만드는 절은?", "GROUP BY 절", Q_HAVING), None),
+        ("one part of two", qa("서버에 서비스를 요청하는 쪽이 있는 구조의 이름은?", "클라이언트-서버 패턴", Q_CS), None),
+        ("a one-word answer beside another word", qa("클라이언트가 요청한 서비스를 제공하는 것은?", "서버", Q_CS), None),
+        ("the other members named", qa("MVC에서 모델, 뷰와 함께 쓰이는 요소는?", "컨트롤러", Q_MVC), None),
+        ("generic word only", qa("GROUP BY로 만든 그룹을 조건으로 거르는 절은?", "HAVING 절", Q_HAVING), None),
+        ("both parts, generic word aside", qa("서비스를 요청하는 클라이언트와 제공하는 서버로 된 패턴은?",
+                                             "클라이언트-서버 패턴", Q_CS), "cue_leaks_answer"),
+        ("both parts in another order", qa("서버와 클라이언트로 나뉜 구조의 이름은?", "클라이언트 서버 구조", Q_CS),
+         "cue_leaks_answer"),
+        ("a list answer", qa("연결형인 TCP와 비연결형인 UDP를 합쳐 부르면?", "TCP, UDP", Q_TCP_UDP), "cue_leaks_answer"),
+        ("two Latin parts", qa("TCP는 연결형, UDP는 비연결형이다. 두 프로토콜은?", "TCP와 UDP", Q_TCP_UDP),
+         "cue_leaks_answer"),
+        ("in a cloze", cloze("{{c1::클라이언트-서버 패턴}}은 서비스를 요청하는 클라이언트와 제공하는 서버로 구성된다", Q_CS),
+         "cloze_leaks_answer"),
+    ]
+    check_table(db, job_id, cases)
+
+
+def test_near_duplicates_in_one_result(sql_job):
+    db, job_id = sql_job
+    cases = [
+        ("HAVING", qa("GROUP BY로 만든 그룹을 조건으로 거르는 절은?", "HAVING", Q_HAVING), None),
+        ("TCP", qa("연결형 프로토콜은?", "TCP", Q_TCP_UDP), None),
+        ("the reverse card: same sentence, other answer", qa("비연결형 프로토콜은?", "UDP", Q_TCP_UDP), None),
+        ("+ for strings", qa("SQL Server에서 문자열을 연결하는 연산자는?", "+", Q_CONCAT), None),
+        ("+ for arithmetic: the same answer to another fact", qa("산술 연산에서 더하기를 뜻하는 연산자는?", "+", Q_ARITH),
+         None),
+        ("O/X answers share a quote, not a fact", qa("UDP는 연결형 프로토콜이다 (O/X)", "X", Q_TCP_UDP), None),
+        ("O/X with the same quote", qa("TCP는 비연결형 프로토콜이다 (O/X)", "X", Q_TCP_UDP), None),
+        ("the same fact in other words", qa("GROUP BY 결과 그룹을 조건으로 거르는 절은 무엇인가?", "HAVING", Q_HAVING),
+         "duplicate_in_batch"),
+        ("the same fact as a cloze", cloze("GROUP BY로 만든 그룹을 조건으로 거르는 절은 {{c1::HAVING}}이다", Q_HAVING),
+         "duplicate_in_batch"),
+        ("the same answer and quote, other wording", qa("연결을 맺고 통신하는 쪽의 프로토콜은?", "TCP", Q_TCP_UDP),
+         "duplicate_in_batch"),
+        ("the same answer, a similar cue", qa("SQL Server에서 문자열 연결 연산자는?", "+", Q_CONCAT), "duplicate_in_batch"),
+        ("a cloze of the reverse card", cloze("{{c1::UDP}}는 비연결형 프로토콜이다", Q_TCP_UDP), "duplicate_in_batch"),
+    ]
+    dropped = check_table(db, job_id, cases)
+    assert dropped["the same fact as a cloze"]["detail"].startswith("near-duplicate of card 0 of this result: ")
+
+
+def test_near_duplicate_of_another_sources_active_card(sql_job):
+    db, job_id = sql_job
+    other = add_question(db, 1, stem="SQL 복습", explanation=SQL_EXPLANATION, choices=None, answer="2")
+    other_job = hold_job(db, "question", other)
+    gather(db, other_job, k=0)
+    ids = commit(db, other_job, [qa("GROUP BY로 만든 그룹을 조건으로 거르는 절은?", "HAVING", Q_HAVING),
+                                 qa("연결형 프로토콜은?", "TCP", Q_TCP_UDP),
+                                 qa("SQL Server에서 문자열을 연결하는 연산자는?", "+", Q_CONCAT)])["kept"]
+    cases = [
+        ("the reverse card", qa("비연결형 프로토콜은?", "UDP", Q_TCP_UDP), None),
+        ("the same answer to another fact", qa("산술 연산에서 더하기를 뜻하는 연산자는?", "+", Q_ARITH), None),
+        ("another fact", qa("크거나 같음을 뜻하는 비교 연산자는?", ">=", Q_COMPARE), None),
+        ("another fact with a shared word", qa("MVC 패턴을 이루는 요소는 모델, 뷰와 무엇?", "컨트롤러", Q_MVC), None),
+        ("another cloze", cloze("SELECT {{c1::*}} 는 모든 칼럼을 조회한다", Q_STAR), None),
+        ("other words", qa("GROUP BY 결과 그룹을 조건으로 거르는 절은 무엇인가?", "HAVING", Q_HAVING), "duplicate"),
+        ("as a cloze", cloze("GROUP BY로 만든 그룹을 조건으로 거르는 절은 {{c1::HAVING}}이다", Q_HAVING), "duplicate"),
+        ("same quote and answer", qa("연결을 맺고 통신하는 쪽의 프로토콜은?", "TCP", Q_TCP_UDP), "duplicate"),
+        ("a similar cue", qa("SQL Server에서 문자열 연결 연산자는?", "+", Q_CONCAT), "duplicate"),
+        ("with invisible characters", qa("GROUP BY로 만든 그룹을\u200b 조건으로 거르는 절은?", "HAV\u2060ING", Q_HAVING),
+         "duplicate"),
+    ]
+    dropped = check_table(db, job_id, cases)
+    assert dropped["as a cloze"]["detail"].startswith(f"card {ids[0]} (from question {other}) is a near-duplicate: ")
+
+
+INVISIBLES = ["\u115f", "\u1160", "\u3164", "\uffa0", "\u200b", "\ufeff", "\u00ad", "\u2060", "\u034f", "\U000E0041"]
+
+
+@pytest.mark.parametrize("char", INVISIBLES, ids=lambda c: f"U+{ord(c):04X}")
+def test_invisible_characters_walk_around_no_guard(other_cards, char):
+    db, job_id, ids, _ = other_cards
+    db.execute("SELECT study_card_delete(%s)", (ids[0],))  # the TCP card becomes a tombstone
+    report = commit(db, job_id, [
+        qa("TCP가 속한 계층은?", f"전{char}송 계층", Q_TCP),                                  # user_deleted
+        qa("IP가 속한 계층은?", f"네트워크{char} 계층", Q_TCP),                              # duplicate
+        qa("전부 실행되거나 전혀 실행되지 않는 원자성은?", f"원{char}자성", Q_ATOMIC),          # cue_leaks_answer
+        cloze(f"{{{{c1::원{char}자성}}}}, 곧 원자성은 전부 실행되거나 전혀 실행되지 않음", Q_ATOMIC),  # cloze_leaks_answer
+        qa("로그 보존 기간은?", "3개월", Q_RETENTION),
+        qa(f"로그 보존{char} 기간은?", "3개월", Q_RETENTION),                                 # duplicate_in_batch
+        qa("백업 보관 기간은?", f"5{char}5년", Q_RETENTION),                                  # quantity_unsupported
+    ])
+    assert [(d["index"], d["reason"]) for d in report["dropped"]] == [
+        (0, "user_deleted"), (1, "duplicate"), (2, "cue_leaks_answer"), (3, "cloze_leaks_answer"),
+        (5, "duplicate_in_batch"), (6, "quantity_unsupported")]
+    assert len(report["kept"]) == 1
+
+
+def test_bidi_controls(job):
+    db, job_id, handles = job
+    db.execute("UPDATE study_subject_notes SET body = body || %s WHERE title = %s",
+               (" 아랍어 표기 \u202b\u0627\u0644\u202c 예시.", NOTE_3NF[0]))
+    rtl_quote = "아랍어 표기 \u202b\u0627\u0644\u202c 예시"
+    cases = [
+        ("no bidi control", qa("전부 실행되거나 전혀 실행되지 않는 성질은?", "원자성", Q_ATOMIC), None),
+        ("a quote with the source's own bidi controls", {**qa("예시로 든 표기는?", "아랍어 표기"),
+                                                          "evidence": [{"source": handles[NOTE_3NF[0]], "quote": rtl_quote}]}, None),
+        ("a right-to-left letter without controls", qa("TCP가 속한 계층은? \u0627", "전송 계층", Q_TCP), None),
+        ("left-to-right mark is invisible, not bidi override", qa("IP가 속한\u200e 계층은?", "네트워크 계층", Q_TCP), None),
+        ("a hint without controls", cloze("{{c1::TCP::전송 프로토콜}}는 전송 계층 프로토콜이다", Q_TCP), None),
+        ("RLO in the cue shows 원자성", qa("\u202e성자원\u202c이라 불리는 성질의 영문 이름은?", "Atomicity", Q_ATOMIC),
+         "invalid_shape"),
+        ("an isolate in the answer", qa("BCNF의 조건은?", "\u2066모든 결정자가 후보 키\u2069", Q_BCNF), "invalid_shape"),
+        ("RLO in a cloze hint", cloze("{{c1::원자성::\u202e성자원\u202c}}은 전부 실행되거나 전혀 실행되지 않음", Q_ATOMIC),
+         "invalid_shape"),
+        ("LRE in a cloze sentence", cloze("{{c1::IP}}는 \u202a네트워크\u202c 계층 프로토콜이다", Q_TCP), "invalid_shape"),
+        ("a quote with controls its source lacks", qa("TCP가 속한 계층은?", "전송 계층", "TCP는 \u202e전송 계층\u202c"),
+         "evidence_not_found"),
+    ]
+    dropped = check_table(db, job_id, cases)
+    assert dropped["RLO in the cue shows 원자성"]["detail"] == (
+        "cue contains the bidi control U+202E, which reorders what a learner sees")
