@@ -63,12 +63,12 @@ RETURN regexp_replace(
 -- in a new migration that also rebuilds them.
 CREATE OR REPLACE FUNCTION study_card_norm(p_text text) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-RETURN CASE
-    WHEN regexp_replace(lower(study_card_visible(p_text) COLLATE "C"), '[^' || study_card_letters() || ']', '', 'g') = ''
-         AND study_card_visible(p_text) ~ '[-+*/%=<>|&^~@#$\\\u00AC\u00B1\u00D7\u00F7\u2190-\u21FF\u2200-\u22FF]'
-    THEN regexp_replace(study_card_visible(p_text), '[' || study_card_spaces() || ']', '', 'g')
-    ELSE regexp_replace(lower(study_card_visible(p_text) COLLATE "C"), '[^' || study_card_letters() || ']', '', 'g')
-END;
+RETURN (SELECT CASE WHEN t.letters = '' AND t.visible ~ '[-+*/%=<>|&^~@#$\\\u00AC\u00B1\u00D7\u00F7\u2190-\u21FF\u2200-\u22FF]'
+                    THEN regexp_replace(t.visible, '[' || study_card_spaces() || ']', '', 'g')
+                    ELSE t.letters END
+          FROM (SELECT v.visible,
+                       regexp_replace(lower(v.visible COLLATE "C"), '[^' || study_card_letters() || ']', '', 'g') AS letters
+                  FROM (SELECT study_card_visible(p_text) AS visible) AS v) AS t);
 
 -- study_card_answer_key(card_type, answer, cloze_text) -> text: what the card asks the
 -- learner to produce, normalised: a qa card's answer; a cloze card's deleted answers

@@ -64,6 +64,19 @@ def test_no_job_without_a_timestamp_or_with_a_blank_explanation_or_for_a_deleted
     assert received(listener) == []
 
 
+@pytest.mark.parametrize("invisible", ["\u2003", "\u200b", "\u3164", "\ufeff", "\u115f\u1160", "\uffa0 \u00ad\n"],
+                         ids=lambda text: "+".join(f"U+{ord(c):04X}" for c in text))
+def test_an_explanation_of_invisible_characters_is_blank_by_trigger_and_sweep(host, listener, invisible):
+    add_question(host, 1, explanation=invisible * 3)
+    add_question(host, 2, explanation=invisible + "2NF" + invisible)  # one visible word: a job
+    host.execute("ALTER TABLE study_questions DISABLE TRIGGER USER")
+    add_question(host, 3, explanation=invisible)
+    host.execute("ALTER TABLE study_questions ENABLE TRIGGER USER")
+    host.execute("SELECT study_card_enqueue()")
+
+    assert [j[1] for j in jobs(host)] == [2]
+
+
 def test_the_same_version_never_gets_a_second_job(host, listener):
     add_question(host, 1)
     host.execute("UPDATE study_questions SET ai_explanation_generated_at = ai_explanation_generated_at")
