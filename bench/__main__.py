@@ -23,6 +23,7 @@ BENCHMARKS = {
     "llm_overhead": "worker.py around a 300 ms fake LLM, concurrency 1 and 4",
     "commit_cards": "guarded cards per second against 100,000 active cards",
     "gather": "study_card_gather at 10,000 and 100,000 chunks",
+    "quality": "commit_cards on a reviewed corpus of model replies: false drops and bad cards caught",
 }
 
 
