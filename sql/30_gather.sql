@@ -21,17 +21,107 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_source_embedding(text, bigint) FROM PUBLIC;
 
+-- study_card_query_words(text) -> (word, pos, latin): the content words of a text, for
+-- a lexical query, in order of appearance (pos). NFKC first; a word is a run of Latin
+-- letters and digits with at least one letter (HAVING, 2NF, IPv4, DENSE_RANK: latin
+-- true) or a run of two or more Hangul syllables. A Hangul word loses one trailing
+-- particle when two syllables or more remain (조건을 -> 조건, 교착상태에서 -> 교착상태,
+-- 임진왜란 stays); left out: predicates and connectives (a word ending in 다, 하는, 되는,
+-- 하여, 않은, 위해, 때문 …), two-syllable words that are one syllable and a particle
+-- (절은, 값과), and the stock words of exam questions (다음, 옳은, 것은, 설명, 보기, 정답,
+-- 해설 …). Crude on purpose: it only picks words to search for, and the searches
+-- rank whatever it picks.
+CREATE OR REPLACE FUNCTION study_card_query_words(p_text text)
+RETURNS TABLE (word text, pos integer, latin boolean)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = public, pg_temp
+AS $$
+    SELECT w.word, w.pos, w.latin
+      FROM (SELECT CASE WHEN t.latin THEN t.token
+                        ELSE regexp_replace(t.token,
+                               '^([\uAC00-\uD7A3]{2,}?)(에서는|에서|으로는|으로|에게|까지|부터|처럼|만큼|은|는|이|가|을|를|의|에|로|와|과|만)$', '\1')
+                   END AS word, t.pos::integer AS pos, t.latin
+              FROM (SELECT m[1] AS token, m[1] ~ '[A-Za-z]' AS latin, r.pos
+                      FROM regexp_matches(normalize(coalesce(p_text, ''), NFKC),
+                                          '([A-Za-z0-9_]*[A-Za-z][A-Za-z0-9_]*|[\uAC00-\uD7A3]{2,})', 'g')
+                           WITH ORDINALITY AS r(m, pos)) AS t
+             WHERE t.latin
+                OR t.token !~ '(다|하는|되는|하여|하고|하며|하면|되어|되며|되고|하지|하기|있는|없는|않는|않은|같은|위해|대해|통해|따라|때문|이며|이고|이면|으며|한|된|했고|였고|었고|하게|되게|려고|려는|도록|므로|지만|는데)$'
+           ) AS w
+     WHERE w.word !~ '^[\uAC00-\uD7A3](은|는|을|를|에|의|와|과|로|도|만)$'
+       AND w.word !~ '^(다음|옳은|옳지|것은|것을|것이|설명|설명으로|가장|적절한|해당|해당하는|무엇|무엇인가|고르시오|보기|정답|해설|문제|경우|이후|모두|이를|이는|이로써|그리고|또는|그러나|따라서|어떤|어느|다른|여러|각각|하나|이상|이하|사용|있다|없다|빈칸|들어갈|알맞은|바르게|틀린|아닌|관한|대한|위한)$'
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_query_words(text) FROM PUBLIC;
+
+-- study_card_question_query(stem, answer, explanation, terms default 1) -> text: the
+-- lexical query of a question: its answer (the choice's text when the answer is a
+-- choice number; its first 40 characters, cut at a space) followed by its `terms` most
+-- distinctive words (one more when there is no answer): study_card_query_words of the
+-- explanation and the stem, not already in the answer, ranked by how often the
+-- explanation uses them, plus one for a word of the stem and one for a Latin/acronym
+-- word, ties to the earliest in the explanation; never more than 200 characters.
+-- Examples from bench/recall_set.json: 'HAVING 그룹', 'LRU 페이지', '선점 교착상태',
+-- '갑신정변 일본', 'Singleton 패턴'.
+-- Why so short: gather's trigram search ranks by pg_trgm word similarity, the best
+-- match of the whole query's trigrams within one stretch of the text, divided by the
+-- query's own trigrams; every word added to the query lowers the score of a note that
+-- holds only the answer, below the search threshold (0.2) after a few words. recall@5
+-- on bench/recall_set.json (python -m bench recall; 20 questions, 116 notes and
+-- chunks), trigram alone: the stem 0.21, the answer alone 0.75, the answer and one
+-- term 0.93, the answer and terms up to 200 characters 0.58.
+CREATE OR REPLACE FUNCTION study_card_question_query(p_stem text, p_answer text, p_explanation text,
+                                                     p_terms integer DEFAULT 1)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = public, pg_temp
+AS $$
+    WITH answer AS (
+        SELECT nullif(CASE WHEN length(a.text) <= 40 THEN a.text
+                           ELSE coalesce(substring(left(a.text, 41) FROM '^(.*\S)\s'), left(a.text, 40)) END, '') AS text
+          FROM (SELECT btrim(regexp_replace(normalize(coalesce(p_answer, ''), NFKC), '\s+', ' ', 'g')) AS text) AS a),
+    word AS (
+        SELECT lower(e.word) AS key, e.word, e.pos, e.latin, false AS in_stem FROM study_card_query_words(p_explanation) AS e
+        UNION ALL
+        SELECT lower(s.word), s.word, 1000000 + s.pos, s.latin, true FROM study_card_query_words(p_stem) AS s),
+    ranked AS (
+        SELECT t.word, row_number() OVER (ORDER BY t.score DESC, t.pos) AS rank
+          FROM (SELECT w.key, min(w.word) AS word, min(w.pos) AS pos,
+                       count(*) FILTER (WHERE NOT w.in_stem)
+                       + CASE WHEN bool_or(w.in_stem) THEN 1 ELSE 0 END
+                       + CASE WHEN bool_or(w.latin) THEN 1 ELSE 0 END AS score
+                  FROM word AS w GROUP BY w.key) AS t
+         WHERE strpos(lower(coalesce((SELECT a.text FROM answer AS a), '')), t.key) = 0),
+    kept AS (
+        SELECT r.word, r.rank, sum(length(r.word) + 1) OVER (ORDER BY r.rank) AS total
+          FROM ranked AS r
+         WHERE r.rank <= p_terms + CASE WHEN (SELECT a.text FROM answer AS a) IS NULL THEN 1 ELSE 0 END)
+    SELECT nullif(concat_ws(' ', (SELECT a.text FROM answer AS a),
+                            (SELECT string_agg(k.word, ' ' ORDER BY k.rank) FROM kept AS k
+                              WHERE k.total + coalesce((SELECT length(a.text) FROM answer AS a), 0) <= 200)), '')
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_question_query(text, text, text, integer) FROM PUBLIC;
+
 -- study_card_source_query(kind, id) -> text: what trigram search looks for, a short
 -- text naming the source's subject (word similarity rewards a chunk that contains the
--- words of a short query): a question's stem; a note's title; a document's title;
--- the first 200 characters of the body when the title is blank. NULL for a missing row.
+-- words of a short query): for a question study_card_question_query of its stem, its
+-- answer (the text of the choice it names, as 정답 shows it in study_card_source_text)
+-- and its explanation; a note's title; a document's title; the first 200 characters of
+-- the body when the title is blank. NULL for a missing row.
 CREATE OR REPLACE FUNCTION study_card_source_query(p_kind text, p_id bigint)
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = public, pg_temp
 AS $$
     SELECT CASE p_kind
-        WHEN 'question' THEN (SELECT q.stem FROM study_questions q WHERE q.id = p_id)
+        WHEN 'question' THEN (
+            SELECT study_card_question_query(
+                       q.stem,
+                       coalesce((SELECT c.body FROM study_card_question_choices(q.choices) AS c
+                                  WHERE c.line = study_card_question_answer(q.choices, q.answer)
+                                  ORDER BY c.ord LIMIT 1),
+                                q.answer),
+                       q.ai_explanation)
+              FROM study_questions q WHERE q.id = p_id)
         WHEN 'subject_note' THEN (SELECT coalesce(nullif(btrim(n.title), ''), left(n.body, 200))
                                     FROM study_subject_notes n WHERE n.id = p_id)
         WHEN 'document' THEN (SELECT coalesce(nullif(btrim(d.title), ''),
