@@ -198,10 +198,14 @@ AS $$
 $$;
 
 -- study_card_held_job(job_id, worker) -> the job row, locked FOR UPDATE.
--- "Holds the job" means status = 'processing' AND locked_by = worker; an expired
--- lease that nobody took over still counts. Raises SQLSTATE 55000
--- (object_not_in_prerequisite_state) when the job does not exist or the caller does
--- not hold it; the message says which.
+-- "Holds the job" means status = 'processing' AND locked_by = worker AND locked_by_role
+-- = session_user: the worker's name, claimed from the same login role as the caller
+-- (study_card_claim records it). An expired lease that nobody took over still counts.
+-- session_user, not current_user: inside the SECURITY DEFINER functions that call this,
+-- current_user is their owner, and a member of study_card_worker cannot change its
+-- session_user. Raises SQLSTATE 55000 (object_not_in_prerequisite_state) when the job
+-- does not exist, is not held by that worker name, or was claimed by another login
+-- role; the message says which.
 CREATE OR REPLACE FUNCTION study_card_held_job(p_job_id bigint, p_worker text)
 RETURNS study_memo_card_jobs
 LANGUAGE plpgsql
@@ -219,6 +223,13 @@ BEGIN
         RAISE EXCEPTION 'study card job % is not held by worker %', p_job_id, p_worker
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = format('status %s, locked by %s', v_job.status, coalesce(v_job.locked_by, 'nobody'));
+    END IF;
+    IF v_job.locked_by_role IS DISTINCT FROM session_user THEN
+        RAISE EXCEPTION 'study card job % was claimed by login role %, not by this session''s role %',
+                        p_job_id, v_job.locked_by_role, session_user
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('worker %s holds it; only the session role that claimed a job may act for its worker',
+                                  v_job.locked_by);
     END IF;
     RETURN v_job;
 END

@@ -4,9 +4,15 @@
 --                       |  release: back to pending, the attempt not counted
 --                       |  fail: back to pending after a backoff, or failed, or skipped
 --                       |  lease expired: taken over by the next claim (or reaped)
--- "Holds the job" means status = 'processing' AND locked_by = the worker; an expired
--- lease that nobody took over still counts (study_card_held_job, sql/10_sources.sql).
+-- "Holds the job" means status = 'processing' AND locked_by = the worker AND
+-- locked_by_role = the caller's login role (session_user), as recorded by the claim; an
+-- expired lease that nobody took over still counts (study_card_held_job,
+-- sql/10_sources.sql). The worker's name is its label in logs; the role is what a
+-- member of study_card_worker cannot pretend to be.
 -- Leaving processing always clears locked_by and lease_expires_at (a CHECK requires it).
+-- Leases are capped at study_card_max_lease(), and a lease is over at
+-- study_card_lease_end(): whatever lease_expires_at says, at most that cap after its
+-- last renewal.
 
 -- study_card_retry_delay(attempts int) -> interval
 -- The exponential backoff before a retry, after the attempt numbered `attempts` failed:
@@ -25,6 +31,49 @@ AS $$
       FROM coalesce(current_setting('study_card.retry_delay', true), '') AS setting
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_retry_delay(int) FROM PUBLIC;
+
+-- study_card_max_lease() -> interval
+-- The longest lease claim and heartbeat grant, and how long after its last renewal
+-- any lease is over: the setting study_card.max_lease as the database's (ALTER DATABASE
+-- <db> SET study_card.max_lease = '30 minutes') or every database's (ALTER ROLE ALL SET
+-- …) default, read from pg_db_role_setting; default 1 hour; an invalid or non-positive
+-- value means the default. A session's own SET, its connection options (PGOPTIONS) and a
+-- role's own default are ignored on purpose: a worker could set those itself, to give
+-- itself a long lease, or a short cap under which every other worker's lease looks
+-- expired. Changing it takes effect at once (for leases already granted too).
+CREATE OR REPLACE FUNCTION study_card_max_lease() RETURNS interval
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(
+        (SELECT CASE WHEN pg_input_is_valid(v.value, 'interval') THEN
+                    CASE WHEN v.value::interval > interval '0' THEN v.value::interval END
+                END
+           FROM (SELECT substr(c.setting, strpos(c.setting, '=') + 1) AS value, s.setdatabase
+                   FROM pg_db_role_setting s
+                  CROSS JOIN unnest(s.setconfig) AS c(setting)
+                  WHERE s.setrole = 0
+                    AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+                    AND split_part(c.setting, '=', 1) = 'study_card.max_lease') AS v
+          ORDER BY v.setdatabase DESC  -- the database's own setting before every database's
+          LIMIT 1),
+        interval '1 hour')
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_max_lease() FROM PUBLIC;
+
+-- study_card_lease_end(lease_expires_at, lease_renewed_at) -> timestamptz
+-- When a processing job's lease is over: lease_expires_at, but at most
+-- study_card_max_lease() after the lease was last set (claim, heartbeat). So a lease
+-- stored before the cap existed, or before the cap was lowered, ends like any other.
+-- Claim takes a job over, reap reaps it, and the stats view counts it expired once this
+-- is in the past. Plain SQL without SET, so that it inlines into those queries (a
+-- string body: a RETURN body would make it depend on study_card_max_lease, and the
+-- rollback of migration 0002 drops the project's functions one by one).
+CREATE OR REPLACE FUNCTION study_card_lease_end(p_lease_expires_at timestamptz, p_lease_renewed_at timestamptz)
+RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT least(p_lease_expires_at, p_lease_renewed_at + study_card_max_lease()) $$;
+REVOKE EXECUTE ON FUNCTION study_card_lease_end(timestamptz, timestamptz) FROM PUBLIC;
 
 -- study_card_carry_request(p_job_id bigint) -> bigint, the new job's id, or NULL.
 -- Documents are extracted on request only: no trigger or sweep follows their versions.
@@ -59,12 +108,16 @@ REVOKE EXECUTE ON FUNCTION study_card_carry_request(bigint) FROM PUBLIC;
 -- study_card_claim(p_worker text, p_limit int DEFAULT 1, p_lease interval DEFAULT '10 minutes')
 --   -> SETOF study_memo_card_jobs, the claimed jobs as they are now.
 -- Claims up to p_limit jobs for p_worker: status processing, attempts + 1, started_at,
--- locked_by = p_worker, lease_expires_at = now() + p_lease. FOR UPDATE SKIP LOCKED, so
--- concurrent claimers never get the same job.
--- Order: first jobs whose lease expired (a vanished worker's; taken over, the lost
--- attempt recorded as error_code lease_expired), then pending jobs with run_after <= now(),
--- highest priority first, then the oldest (lowest id). Expired leases with no attempt
--- left are closed as failed (lease_expired) on the way.
+-- locked_by = p_worker, locked_by_role = session_user (the caller's login role: every
+-- later call for the job must come from it), lease_renewed_at = now(),
+-- lease_expires_at = now() + least(p_lease, study_card_max_lease()): a longer lease is
+-- capped, not refused (the returned rows show the lease granted). FOR UPDATE SKIP
+-- LOCKED, so concurrent claimers never get the same job.
+-- Order: first jobs whose lease is over (study_card_lease_end < now(): a vanished
+-- worker's; taken over, takeovers + 1, the lost attempt recorded as error_code
+-- lease_expired), then pending jobs with run_after <= now(), highest priority first,
+-- then the oldest (lowest id). Jobs whose lease is over with no attempt left are closed
+-- as failed (lease_expired, takeovers + 1) on the way.
 -- A job whose source is gone, not ready or at another version is closed here (skipped,
 -- error_code source_deleted / no_ready_explanation / stale_version, from
 -- study_card_source_problem) and not returned (a requested document that changed is
@@ -81,6 +134,7 @@ DECLARE
     v_wanted int := p_limit;
     v_ids bigint[];
     v_claimed int;
+    v_lease interval;
 BEGIN
     IF btrim(coalesce(p_worker, '')) = '' THEN
         RAISE EXCEPTION 'p_worker must name the worker' USING ERRCODE = 'invalid_parameter_value';
@@ -91,19 +145,21 @@ BEGIN
     IF p_lease IS NULL OR p_lease <= interval '0' THEN
         RAISE EXCEPTION 'p_lease must be positive, got %', p_lease USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    v_lease := least(p_lease, study_card_max_lease());
 
     UPDATE study_memo_card_jobs
        SET status = 'failed', error_code = 'lease_expired', completed_at = now(),
-           error_message = format('lease of %s expired at %s; no attempt left', locked_by, lease_expires_at),
-           locked_by = NULL, lease_expires_at = NULL
+           error_message = format('lease of %s (%s) expired at %s; no attempt left', locked_by, locked_by_role,
+                                  study_card_lease_end(lease_expires_at, lease_renewed_at)),
+           locked_by = NULL, lease_expires_at = NULL, takeovers = takeovers + 1
      WHERE id IN (SELECT id FROM study_memo_card_jobs
-                   WHERE status = 'processing' AND lease_expires_at < now()
+                   WHERE status = 'processing' AND study_card_lease_end(lease_expires_at, lease_renewed_at) < now()
                      AND attempts >= max_attempts
                      FOR UPDATE SKIP LOCKED);
 
     LOOP
         v_ids := ARRAY(SELECT id FROM study_memo_card_jobs
-                        WHERE status = 'processing' AND lease_expires_at < now()
+                        WHERE status = 'processing' AND study_card_lease_end(lease_expires_at, lease_renewed_at) < now()
                           AND attempts < max_attempts
                         ORDER BY priority DESC, id
                         LIMIT v_wanted
@@ -130,11 +186,15 @@ BEGIN
         RETURN QUERY
         UPDATE study_memo_card_jobs j
            SET status = 'processing', attempts = j.attempts + 1, started_at = now(),
-               locked_by = p_worker, lease_expires_at = now() + p_lease,
+               locked_by = p_worker, locked_by_role = session_user,
+               lease_expires_at = now() + v_lease, lease_renewed_at = now(),
+               takeovers = j.takeovers + CASE WHEN j.status = 'processing' THEN 1 ELSE 0 END,
                error_code = CASE WHEN j.status = 'processing' THEN 'lease_expired' ELSE j.error_code END,
                error_message = CASE WHEN j.status = 'processing'
-                                    THEN format('lease of %s expired at %s; taken over by %s',
-                                                j.locked_by, j.lease_expires_at, p_worker)
+                                    THEN format('lease of %s (%s) expired at %s; taken over by %s (%s)',
+                                                j.locked_by, j.locked_by_role,
+                                                study_card_lease_end(j.lease_expires_at, j.lease_renewed_at),
+                                                p_worker, session_user)
                                     ELSE j.error_message END
          WHERE j.id = ANY (v_ids) AND j.status IN ('pending', 'processing')
         RETURNING j.*;
@@ -149,24 +209,48 @@ $$;
 REVOKE EXECUTE ON FUNCTION study_card_claim(text, int, interval) FROM PUBLIC;
 
 -- study_card_heartbeat(p_job_id bigint, p_worker text, p_lease interval DEFAULT '10 minutes')
---   -> boolean
--- Extends the lease of a job p_worker holds to now() + p_lease and returns true; returns
--- false (and changes nothing) when p_worker does not hold the job (any more), e.g. after
--- another worker took over its expired lease. Errors: 22023 when p_lease is not positive.
+--   -> boolean, three-valued:
+--   true   the caller holds the job (study_card_held_job's test: processing, locked_by =
+--          p_worker, locked_by_role = session_user): the lease now runs to now() +
+--          least(p_lease, study_card_max_lease()) (capped, not refused). When another
+--          transaction has the job row locked (commit_cards closing the job, which can
+--          take a while), the lease is left as it is and the answer comes from a plain
+--          read: the heartbeat never waits for a row lock.
+--   false  another worker holds the job now (its lease was taken over): the caller's
+--          work on it is lost, and every other call for it is refused (55000).
+--   NULL   nobody holds the job: it is closed (completed, failed, skipped: e.g. by the
+--          caller's own commit_cards a moment ago), back in the queue, or missing.
+-- Locks: the job row FOR NO KEY UPDATE SKIP LOCKED. Errors: 22023 when p_lease is not
+-- positive.
 CREATE OR REPLACE FUNCTION study_card_heartbeat(p_job_id bigint, p_worker text,
                                                 p_lease interval DEFAULT '10 minutes')
 RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
 AS $$
+DECLARE
+    v_job study_memo_card_jobs;
+    v_locked boolean;
 BEGIN
     IF p_lease IS NULL OR p_lease <= interval '0' THEN
         RAISE EXCEPTION 'p_lease must be positive, got %', p_lease USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    UPDATE study_memo_card_jobs
-       SET lease_expires_at = now() + p_lease
-     WHERE id = p_job_id AND status = 'processing' AND locked_by = p_worker;
-    RETURN FOUND;
+    SELECT * INTO v_job FROM study_memo_card_jobs WHERE id = p_job_id FOR NO KEY UPDATE SKIP LOCKED;
+    v_locked := FOUND;
+    IF NOT v_locked THEN  -- missing, or its row is locked by another transaction
+        SELECT * INTO v_job FROM study_memo_card_jobs WHERE id = p_job_id;
+    END IF;
+    IF v_job.status IS DISTINCT FROM 'processing' THEN
+        RETURN NULL;
+    ELSIF v_job.locked_by IS DISTINCT FROM p_worker OR v_job.locked_by_role IS DISTINCT FROM session_user THEN
+        RETURN false;
+    END IF;
+    IF v_locked THEN
+        UPDATE study_memo_card_jobs
+           SET lease_expires_at = now() + least(p_lease, study_card_max_lease()), lease_renewed_at = now()
+         WHERE id = p_job_id;
+    END IF;
+    RETURN true;
 END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_heartbeat(bigint, text, interval) FROM PUBLIC;
@@ -175,7 +259,8 @@ REVOKE EXECUTE ON FUNCTION study_card_heartbeat(bigint, text, interval) FROM PUB
 -- Gives a held job back without spending an attempt (the LLM machine is asleep, the
 -- worker is shutting down): pending, attempts - 1, run_after = now() + p_delay, lease
 -- cleared; error_code and error_message stay as they were. NOTIFY when p_delay is zero.
--- Errors: 55000 when p_worker does not hold the job; 22023 when p_delay is negative.
+-- Errors: 55000 when the caller does not hold the job (study_card_held_job); 22023 when
+-- p_delay is negative. Locks: the job row (FOR UPDATE).
 CREATE OR REPLACE FUNCTION study_card_release(p_job_id bigint, p_worker text,
                                               p_delay interval DEFAULT '0')
 RETURNS void
@@ -198,17 +283,19 @@ REVOKE EXECUTE ON FUNCTION study_card_release(bigint, text, interval) FROM PUBLI
 
 -- study_card_fail(p_job_id bigint, p_worker text, p_error_code text, p_message text)
 --   -> text, the job's new status.
--- Records a failed attempt of a held job under the error-code table:
---   parse_fail, llm_timeout, unknown   retryable: 'pending' again with run_after = now() +
---                                      study_card_retry_delay(attempts) while attempts <
---                                      max_attempts, else 'failed'
---   no_ready_explanation, stale_version, source_deleted
---                                      'skipped' at once (not retried)
--- error_code and error_message (the first 2000 characters of p_message) are stored;
--- the lease is cleared; completed_at is set when the job is closed.
--- Errors: 55000 when p_worker does not hold the job; 22023 for any other code, including
--- all_dropped (commit_cards closes such a job as completed itself) and lease_expired
--- (recorded by claim and reap only).
+-- Records a failed attempt of a held job (study_card_held_job) with one of the codes a
+-- worker may report, all retryable: parse_fail, llm_timeout, unknown. The job goes back
+-- to 'pending' with run_after = now() + study_card_retry_delay(attempts) while attempts <
+-- max_attempts, else to 'failed'. error_code and error_message (the first 2000
+-- characters of p_message) are stored; the lease is cleared; completed_at is set when
+-- the job is closed.
+-- The codes that end a job for good are the database's alone: stale_version,
+-- source_deleted and no_ready_explanation (claim and commit_cards find them from the
+-- source), all_dropped (commit_cards), lease_expired (claim and reap). A worker that
+-- could record them would close a current version for good (the sweep never extracts
+-- it again).
+-- Errors: 22023 for any other code (checked first); 55000 when the caller does not hold
+-- the job. Locks: the job row (FOR UPDATE).
 CREATE OR REPLACE FUNCTION study_card_fail(p_job_id bigint, p_worker text, p_error_code text,
                                            p_message text)
 RETURNS text
@@ -219,22 +306,19 @@ DECLARE
     v_job study_memo_card_jobs;
     v_status text;
 BEGIN
-    IF p_error_code IN ('all_dropped', 'lease_expired') THEN
-        RAISE EXCEPTION 'error code % is not reported through study_card_fail', p_error_code
+    IF p_error_code IN ('stale_version', 'source_deleted', 'no_ready_explanation', 'all_dropped', 'lease_expired') THEN
+        RAISE EXCEPTION 'error code % ends a job for good and is recorded by the database only, not through study_card_fail',
+                        p_error_code
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'all_dropped is written by commit_cards; lease_expired by claim and reap';
-    ELSIF p_error_code IS NULL OR p_error_code NOT IN ('parse_fail', 'llm_timeout', 'unknown',
-            'no_ready_explanation', 'stale_version', 'source_deleted') THEN
-        RAISE EXCEPTION 'unknown error code %', p_error_code
+                  HINT = 'a worker reports parse_fail, llm_timeout or unknown; claim and commit_cards close a job '
+                         'whose source is gone or has moved on, commit_cards writes all_dropped, claim and reap lease_expired';
+    ELSIF p_error_code IS NULL OR p_error_code NOT IN ('parse_fail', 'llm_timeout', 'unknown') THEN
+        RAISE EXCEPTION 'unknown error code %', coalesce(quote_literal(p_error_code), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'one of parse_fail, llm_timeout, unknown, no_ready_explanation, stale_version, source_deleted';
+                  HINT = 'one of parse_fail, llm_timeout, unknown';
     END IF;
     v_job := study_card_held_job(p_job_id, p_worker);
-    v_status := CASE
-        WHEN p_error_code IN ('no_ready_explanation', 'stale_version', 'source_deleted') THEN 'skipped'
-        WHEN v_job.attempts >= v_job.max_attempts THEN 'failed'
-        ELSE 'pending'
-    END;
+    v_status := CASE WHEN v_job.attempts >= v_job.max_attempts THEN 'failed' ELSE 'pending' END;
     UPDATE study_memo_card_jobs
        SET status = v_status, error_code = p_error_code, error_message = left(p_message, 2000),
            run_after = CASE WHEN v_status = 'pending' THEN now() + study_card_retry_delay(attempts)
@@ -249,10 +333,12 @@ REVOKE EXECUTE ON FUNCTION study_card_fail(bigint, text, text, text) FROM PUBLIC
 
 -- study_card_reap() -> int, how many jobs it handled.
 -- For operators (claim does the same on its way, job by job): every processing job whose
--- lease has expired goes back to pending, runnable now, or to failed when it has no
--- attempt left; error_code lease_expired either way, the lost attempt counted. Jobs
--- locked by a concurrent transaction are left for the next call. NOTIFY for the jobs
--- made pending. Errors: none.
+-- lease is over (study_card_lease_end < now(), so a lease stored longer than
+-- study_card_max_lease() is over that long after its last renewal) goes back to
+-- pending, runnable now, or to failed when it has no attempt left; error_code
+-- lease_expired either way, the lost attempt counted, takeovers + 1. Jobs locked by a
+-- concurrent transaction are left for the next call (FOR UPDATE SKIP LOCKED). NOTIFY
+-- for the jobs made pending. Errors: none.
 CREATE OR REPLACE FUNCTION study_card_reap() RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
@@ -266,10 +352,11 @@ BEGIN
            SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
                completed_at = CASE WHEN attempts >= max_attempts THEN now() END,
                run_after = now(), error_code = 'lease_expired',
-               error_message = format('lease of %s expired at %s; reaped', locked_by, lease_expires_at),
-               locked_by = NULL, lease_expires_at = NULL
+               error_message = format('lease of %s (%s) expired at %s; reaped', locked_by, locked_by_role,
+                                      study_card_lease_end(lease_expires_at, lease_renewed_at)),
+               locked_by = NULL, lease_expires_at = NULL, takeovers = takeovers + 1
          WHERE id IN (SELECT id FROM study_memo_card_jobs
-                       WHERE status = 'processing' AND lease_expires_at < now()
+                       WHERE status = 'processing' AND study_card_lease_end(lease_expires_at, lease_renewed_at) < now()
                          FOR UPDATE SKIP LOCKED)
         RETURNING status
     )

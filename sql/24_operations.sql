@@ -75,23 +75,32 @@ REVOKE EXECUTE ON FUNCTION study_card_prune(interval) FROM PUBLIC;
 -- study_card_job_stats: one row per (status, error_code) with
 --   jobs               how many jobs are in that state
 --   runnable           pending jobs whose run_after has come (claimable now)
---   expired_leases     processing jobs whose lease has run out (a vanished worker)
+--   expired_leases     processing jobs whose lease is over (study_card_lease_end: a
+--                      vanished worker's; the next claim takes them over)
 --   oldest_age         age of the oldest job of an unfinished state (pending, processing)
 --   finished_last_day  jobs of a finished state that finished within the last 24 hours
 --   median_duration, p95_duration
 --                      their processing time (completed_at - started_at, the last attempt)
+--   taken_over         jobs whose lease was lost at least once (a claim took the job over
+--                      or study_card_reap reaped it), whatever happened to them later:
+--                      a completed job keeps this record, while its error_code no
+--                      longer says lease_expired
+--   takeovers          how many leases those jobs lost in all (the takeovers column)
 CREATE OR REPLACE VIEW study_card_job_stats AS
 SELECT status,
        error_code,
        count(*) AS jobs,
        count(*) FILTER (WHERE status = 'pending' AND run_after <= now()) AS runnable,
-       count(*) FILTER (WHERE status = 'processing' AND lease_expires_at < now()) AS expired_leases,
+       count(*) FILTER (WHERE status = 'processing'
+                          AND study_card_lease_end(lease_expires_at, lease_renewed_at) < now()) AS expired_leases,
        now() - min(created_at) FILTER (WHERE status IN ('pending', 'processing')) AS oldest_age,
        count(*) FILTER (WHERE completed_at > now() - interval '1 day') AS finished_last_day,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY completed_at - started_at)
            FILTER (WHERE completed_at > now() - interval '1 day') AS median_duration,
        percentile_cont(0.95) WITHIN GROUP (ORDER BY completed_at - started_at)
-           FILTER (WHERE completed_at > now() - interval '1 day') AS p95_duration
+           FILTER (WHERE completed_at > now() - interval '1 day') AS p95_duration,
+       count(*) FILTER (WHERE takeovers > 0) AS taken_over,
+       sum(takeovers) AS takeovers
   FROM study_memo_card_jobs
  GROUP BY status, error_code
  ORDER BY array_position(ARRAY['pending', 'processing', 'completed', 'failed', 'skipped']::varchar[], status),

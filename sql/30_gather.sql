@@ -230,11 +230,15 @@ REVOKE EXECUTE ON FUNCTION study_card_related_by_text(bigint, text, integer, tex
 -- body is study_card_source_text, exactly what evidence quotes are checked against.
 -- Records the handles on the job, payload->'handles' = {"S1": {"kind", "id"}, …},
 -- replacing those of an earlier call. worker: the caller's name, as in study_card_claim;
--- when given, the caller must hold the job (study_card_held_job), so a worker whose
--- lease was taken over cannot replace the handles its successor's evidence cites. The
--- worker always passes it; NULL (psql, tests) only requires the job to be processing.
+-- the caller must hold the job (study_card_held_job: that name, claimed from the
+-- caller's login role), so a worker whose lease was taken over cannot replace the
+-- handles its successor's evidence cites. NULL is allowed only to a session whose login
+-- role may update study_memo_card_jobs itself (its owner, a superuser: psql, tests), and
+-- then only requires the job to be processing; for anyone else (the worker role) it is
+-- required.
 -- Errors: SQLSTATE 55000 when the job does not exist, is not processing, is not held by
--- worker (when given), or its source is gone; 22023 when k is not between 0 and 50;
+-- worker (when given), or its source is gone; 22023 when k is not between 0 and 50, or
+-- worker is NULL from a session that must name it;
 -- pgvector's error when query_embedding has another dimension than the stored
 -- embeddings (1024).
 -- SECURITY DEFINER: the worker role reads no table itself.
@@ -277,6 +281,10 @@ BEGIN
     END IF;
     IF p_worker IS NOT NULL THEN
         v_job := study_card_held_job(p_job_id, p_worker);
+    ELSIF NOT has_table_privilege(session_user, 'public.study_memo_card_jobs', 'UPDATE') THEN
+        RAISE EXCEPTION 'study_card_gather needs p_worker, the worker name job % was claimed with', p_job_id
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('login role %s may gather only for a job it holds', session_user);
     ELSE
         SELECT * INTO v_job FROM study_memo_card_jobs j WHERE j.id = p_job_id;
     END IF;

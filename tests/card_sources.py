@@ -78,18 +78,20 @@ def add_document(db, user_id: int, title: str, chunks: list[str], embeddings=Non
 
 def hold_job(db, kind: str, source_id: int, worker: str = "w1", lease: str = "10 minutes") -> int:
     """The card_extract job of the source's current version, held by `worker` (status
-    processing, lease running), as a claim leaves it. Whether or not a trigger already
-    enqueued that version, the result is the same one row."""
+    processing, lease running) from the login role of `db`'s session, as a claim on that
+    connection leaves it. Whether or not a trigger already enqueued that version, the
+    result is the same one row."""
     user_id, version = db.execute(
         "SELECT user_id, version FROM study_card_source(%s, %s)", (kind, source_id)).fetchone()
     return db.execute(
         "INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind, status,"
-        "  attempts, started_at, locked_by, lease_expires_at)"
+        "  attempts, started_at, locked_by, locked_by_role, lease_expires_at, lease_renewed_at)"
         " VALUES (%(user)s, %(kind)s, %(id)s, %(version)s, 'card_extract', 'processing', 1, now(),"
-        "         %(worker)s, now() + %(lease)s::interval)"
+        "         %(worker)s, session_user, now() + %(lease)s::interval, now())"
         " ON CONFLICT (source_kind, source_id, source_version, kind) DO UPDATE"
         "   SET status = 'processing', attempts = 1, started_at = now(), completed_at = NULL,"
-        "       error_code = NULL, locked_by = %(worker)s, lease_expires_at = now() + %(lease)s::interval"
+        "       error_code = NULL, locked_by = %(worker)s, locked_by_role = session_user,"
+        "       lease_expires_at = now() + %(lease)s::interval, lease_renewed_at = now()"
         " RETURNING id",
         {"user": user_id, "kind": kind, "id": source_id, "version": version, "worker": worker, "lease": lease},
     ).fetchone()[0]

@@ -1,11 +1,15 @@
-"""sql/22_claim.sql: claim, leases, heartbeat, release, fail (the error-code table), backoff, reap."""
+"""sql/22_claim.sql: claim, leases, heartbeat, release, fail (the error-code table), backoff, reap;
+and who may act for a worker (the claiming login role, the lease cap), as the worker role."""
 
 import threading
+import time
 from datetime import timedelta
 
 import psycopg
 import pytest
 from notifications import received
+from psycopg import sql
+from worker_roles import worker_login  # noqa: F401 (a fixture)
 
 
 @pytest.fixture
@@ -62,12 +66,13 @@ def test_claim_takes_the_highest_priority_then_the_oldest_runnable_job(host):
     assert claim(host) == []
 
 
-def test_a_claimed_job_carries_the_worker_its_lease_and_one_attempt_more(host):
+def test_a_claimed_job_carries_the_worker_its_role_its_lease_and_one_attempt_more(host):
     add_questions(host, 1)
     row = host.execute("""
-        SELECT status, attempts, locked_by, lease_expires_at - now(), started_at = now()
+        SELECT status, attempts, locked_by, locked_by_role, lease_expires_at - now(), started_at = now(),
+               lease_renewed_at = now(), takeovers
           FROM study_card_claim('w1', 1, '90 seconds')""").fetchone()
-    assert row == ("processing", 1, "w1", timedelta(seconds=90), True)
+    assert row == ("processing", 1, "w1", "postgres", timedelta(seconds=90), True, True, 0)
 
 
 def test_claim_refuses_bad_arguments(host):
@@ -186,10 +191,23 @@ def test_heartbeat_extends_the_lease_of_its_holder_only(host):
     assert host.execute("SELECT study_card_heartbeat(1, 'w1', '20 minutes')").fetchone()[0] is True
     left, = host.execute("SELECT lease_expires_at - now() FROM study_memo_card_jobs WHERE id = 1").fetchone()
     assert timedelta(minutes=19) < left <= timedelta(minutes=20)
-    assert host.execute("SELECT study_card_heartbeat(1, 'w2')").fetchone()[0] is False
-    assert host.execute("SELECT study_card_heartbeat(99, 'w1')").fetchone()[0] is False
+    assert host.execute("SELECT study_card_heartbeat(1, 'w2')").fetchone()[0] is False  # w1 holds it
+    assert host.execute("SELECT study_card_heartbeat(99, 'w1')").fetchone()[0] is None  # nobody holds it
     with pytest.raises(psycopg.errors.InvalidParameterValue):
         host.execute("SELECT study_card_heartbeat(1, 'w1', '0')")
+
+
+def test_heartbeat_says_null_when_nobody_holds_the_job_and_false_only_for_another_holder(host):
+    """Three answers, so that a worker warns about a lost lease only when another worker
+    really holds the job, not when its own commit closed it a moment ago."""
+    add_questions(host, 1)
+    claim(host, worker="w1")
+    host.execute("""SELECT commit_cards(1, 'w1', '{"cards": []}')""")
+    assert host.execute("SELECT study_card_heartbeat(1, 'w1')").fetchone()[0] is None  # closed by w1 itself
+    host.execute("SELECT study_card_request('question', 1)")
+    assert host.execute("SELECT study_card_heartbeat(1, 'w1')").fetchone()[0] is None  # back in the queue
+    claim(host, worker="w2")
+    assert host.execute("SELECT study_card_heartbeat(1, 'w1')").fetchone()[0] is False  # w2 holds it
 
 
 def test_reap_returns_expired_leases_to_pending_or_failed(host, listener):
@@ -267,20 +285,24 @@ def test_a_retryable_error_is_retried_once_then_the_job_fails(host, code):
     assert row == ("failed", 2, code, "second", None, True)
 
 
-@pytest.mark.parametrize("code", ["no_ready_explanation", "stale_version", "source_deleted"])
-def test_a_non_retryable_error_skips_the_job_at_once(host, code):
+@pytest.mark.parametrize("code", ["stale_version", "source_deleted", "no_ready_explanation", "all_dropped",
+                                  "lease_expired"])
+def test_a_worker_cannot_end_a_job_for_good_through_fail(host, worker_login, code):
+    """As the worker role, on a job it holds: a code that ends a job for good would keep
+    the sweep from ever extracting that (current) version; only the database records them."""
+    add_questions(host, 1)
+    with psycopg.connect(worker_login("alice"), autocommit=True) as alice:
+        claim(alice)
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="ends a job for good"):
+            alice.execute("SELECT study_card_fail(1, 'w1', %s, 'why')", (code,))
+    assert job(host, 1) == ("processing", 1, "w1", None)
+
+
+@pytest.mark.parametrize("code", ["bogus", "", None])
+def test_fail_refuses_codes_it_does_not_know(host, code):
     add_questions(host, 1)
     claim(host)
-
-    assert host.execute("SELECT study_card_fail(1, 'w1', %s, 'why')", (code,)).fetchone()[0] == "skipped"
-    assert job(host, 1) == ("skipped", 1, None, code)
-
-
-@pytest.mark.parametrize("code", ["all_dropped", "lease_expired", "bogus", None])
-def test_fail_refuses_codes_that_are_not_the_workers_to_report(host, code):
-    add_questions(host, 1)
-    claim(host)
-    with pytest.raises(psycopg.errors.InvalidParameterValue):
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="unknown error code"):
         host.execute("SELECT study_card_fail(1, 'w1', %s, 'x')", (code,))
     assert job(host, 1) == ("processing", 1, "w1", None)
 
@@ -346,3 +368,138 @@ def test_a_question_that_changed_is_not_carried_by_claim(host):
     while claim(host):
         pass
     assert host.execute("SELECT count(*) FROM study_memo_card_jobs").fetchone()[0] == before == 2
+
+
+# --- who acts for a worker: the claiming login role, the lease cap (as the worker role) ---
+
+def lease_left(db, job_id):
+    return db.execute("SELECT lease_expires_at - now() FROM study_memo_card_jobs WHERE id = %s", (job_id,)).fetchone()[0]
+
+
+def job_row(db, job_id):
+    return db.execute("SELECT to_jsonb(j) FROM study_memo_card_jobs j WHERE id = %s", (job_id,)).fetchone()[0]
+
+
+def test_a_login_role_cannot_act_for_another_roles_worker_by_its_name(host, worker_login):
+    add_questions(host, 1)
+    with (psycopg.connect(worker_login("alice"), autocommit=True) as alice,
+          psycopg.connect(worker_login("bob"), autocommit=True) as bob):
+        alice_role = alice.execute("SELECT session_user").fetchone()[0]
+        assert claim(alice, worker="w1") == [1]
+        before = job_row(host, 1)
+        assert before["locked_by_role"] == alice_role
+
+        for other in (bob, host):  # another worker login, and even a superuser, naming w1
+            assert other.execute("SELECT study_card_heartbeat(1, 'w1', '1 hour')").fetchone()[0] is False
+            for call in ["SELECT study_card_release(1, 'w1')",
+                         "SELECT study_card_fail(1, 'w1', 'unknown', 'x')",
+                         """SELECT commit_cards(1, 'w1', '{"cards": []}')""",
+                         "SELECT * FROM study_card_gather(1, 0, NULL, 'w1')"]:
+                with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState,
+                                   match=f"claimed by login role {alice_role}, not by this session's role"):
+                    other.execute(call)
+        assert job_row(host, 1) == before  # not even the lease moved
+
+        assert alice.execute("SELECT study_card_heartbeat(1, 'w1')").fetchone()[0] is True
+        assert [r[0] for r in alice.execute("SELECT * FROM study_card_gather(1, 0, NULL, 'w1')")] == ["S1"]
+        report = alice.execute("""SELECT commit_cards(1, 'w1', '{"cards": []}')""").fetchone()[0]
+    assert (report["status"], report["error_code"]) == ("completed", "all_dropped")
+
+
+def test_a_lease_beyond_the_cap_is_capped_at_claim_and_heartbeat(host, worker_login):
+    add_questions(host, 2)
+    alice_url = worker_login("alice")
+    with psycopg.connect(alice_url, autocommit=True) as alice:
+        granted = alice.execute("SELECT lease_expires_at - now() FROM study_card_claim('w1', 1, '100 years')")
+        assert granted.fetchone()[0] == timedelta(hours=1)  # the default cap
+        assert alice.execute("SELECT study_card_heartbeat(1, 'w1', '100 years')").fetchone()[0] is True
+        assert timedelta(minutes=59) < lease_left(host, 1) <= timedelta(hours=1)
+
+        # the worker cannot raise the cap for itself: its session's settings do not count
+        alice.execute("SET study_card.max_lease = '100 years'")
+        assert alice.execute("SELECT study_card_heartbeat(1, 'w1', '100 years')").fetchone()[0] is True
+        assert timedelta(minutes=59) < lease_left(host, 1) <= timedelta(hours=1)
+    with psycopg.connect(alice_url, autocommit=True, options="-c study_card.max_lease=100years") as alice:
+        assert alice.execute("SHOW study_card.max_lease").fetchone()[0] == "100years"
+        assert alice.execute("SELECT study_card_heartbeat(1, 'w1', '100 years')").fetchone()[0] is True
+        assert timedelta(minutes=59) < lease_left(host, 1) <= timedelta(hours=1)
+
+        # the database's setting is the cap, at once
+        host.execute(sql.SQL("ALTER DATABASE {} SET study_card.max_lease = '5 minutes'").format(
+            sql.Identifier(host.info.dbname)))
+        assert alice.execute("SELECT study_card_heartbeat(1, 'w1', '100 years')").fetchone()[0] is True
+        assert timedelta(minutes=4) < lease_left(host, 1) <= timedelta(minutes=5)
+        granted = alice.execute("SELECT lease_expires_at - now() FROM study_card_claim('w2', 1, '1 day')")
+        assert granted.fetchone()[0] == timedelta(minutes=5)
+        # a shorter lease than the cap is granted as asked
+        assert alice.execute("SELECT study_card_heartbeat(2, 'w2', '30 seconds')").fetchone()[0] is True
+        assert timedelta(seconds=29) < lease_left(host, 2) <= timedelta(seconds=30)
+
+
+def test_max_lease_ignores_a_setting_that_is_not_a_positive_interval(host):
+    database = sql.Identifier(host.info.dbname)
+    for value, cap in [("later", timedelta(hours=1)), ("-5 minutes", timedelta(hours=1)),
+                       ("90 seconds", timedelta(seconds=90))]:
+        host.execute(sql.SQL("ALTER DATABASE {} SET study_card.max_lease = {}").format(database, sql.Literal(value)))
+        assert host.execute("SELECT study_card_max_lease()").fetchone()[0] == cap
+
+
+def test_reap_and_claim_see_through_a_lease_stored_beyond_the_cap(host):
+    """A 100-year lease already in the table (written before the cap, or under a larger
+    cap since lowered) is over one cap after its last renewal."""
+    add_questions(host, 4)
+    assert claim(host, worker="w1", limit=4) == [1, 2, 3, 4]
+    host.execute("""UPDATE study_memo_card_jobs SET lease_expires_at = now() + interval '100 years',
+                           lease_renewed_at = now() - interval '61 minutes' WHERE id IN (1, 2)""")
+    host.execute("""UPDATE study_memo_card_jobs SET lease_expires_at = now() + interval '100 years',
+                           lease_renewed_at = now() - interval '59 minutes' WHERE id = 3""")
+    stats = host.execute("SELECT expired_leases FROM study_card_job_stats WHERE status = 'processing'")
+    assert stats.fetchone()[0] == 2
+
+    assert claim(host, worker="w2") == [1]  # taken over
+    assert job(host, 1) == ("processing", 2, "w2", "lease_expired")
+    assert host.execute("SELECT study_card_reap()").fetchone()[0] == 1
+    assert job(host, 2) == ("pending", 1, None, "lease_expired")
+    assert job(host, 3) == ("processing", 1, "w1", None)  # renewed within the cap: still running
+    assert job(host, 4) == ("processing", 1, "w1", None)
+    assert host.execute("SELECT error_message FROM study_memo_card_jobs WHERE id = 1").fetchone()[0].startswith(
+        "lease of w1 (postgres) expired at ")
+
+
+def test_each_lost_lease_is_counted_on_the_job_and_survives_its_completion(host):
+    add_questions(host, 1)
+    host.execute("UPDATE study_memo_card_jobs SET max_attempts = 3")
+    claim(host, worker="w1")
+    expire_lease(host, 1)
+    assert claim(host, worker="w2") == [1]  # a takeover
+    expire_lease(host, 1)
+    assert host.execute("SELECT study_card_reap()").fetchone()[0] == 1  # a reap
+    assert claim(host, worker="w3") == [1]
+    host.execute("""SELECT commit_cards(1, 'w3', '{"cards": []}')""")
+    assert host.execute("SELECT status, error_code, takeovers FROM study_memo_card_jobs").fetchone() == (
+        "completed", "all_dropped", 2)
+
+
+def test_a_heartbeat_does_not_wait_for_a_commit_in_progress(host, worker_login):
+    """commit_cards holds the job row (FOR UPDATE) for its whole transaction, which can
+    be long; the worker's heartbeat on another connection answers at once."""
+    add_questions(host, 1)
+    alice_url = worker_login("alice")
+    with (psycopg.connect(alice_url) as committing,
+          psycopg.connect(alice_url, autocommit=True) as beating,
+          psycopg.connect(worker_login("bob"), autocommit=True) as bob):
+        assert claim(beating, worker="w1") == [1]
+        before = job_row(host, 1)
+        committing.execute("""SELECT commit_cards(1, 'w1', '{"cards": []}')""")  # its transaction stays open
+        for conn in (beating, bob):
+            conn.execute("SET statement_timeout = '3s'")
+        started = time.monotonic()
+        assert beating.execute("SELECT study_card_heartbeat(1, 'w1')").fetchone()[0] is True
+        assert bob.execute("SELECT study_card_heartbeat(1, 'w1')").fetchone()[0] is False
+        assert bob.execute("SELECT study_card_heartbeat(1, 'w2')").fetchone()[0] is False
+        assert time.monotonic() - started < 1.5
+        assert job_row(host, 1) == before  # nothing written: the commit in progress closes the job
+
+        committing.commit()
+        assert beating.execute("SELECT study_card_heartbeat(1, 'w1')").fetchone()[0] is None
+    assert job(host, 1) == ("completed", 1, None, "all_dropped")

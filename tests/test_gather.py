@@ -3,11 +3,13 @@ return, and (with 10,000 chunks) that its searches use the HNSW and trigram inde
 
 import time
 
+import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
 from card_sources import (add_document, add_note, add_question, add_user, embedding, gather, hold_job,
                           sqlstate_of)
+from worker_roles import worker_login  # noqa: F401 (a fixture)
 
 STEM = "트랜잭션 교착상태의 발생 조건은?"
 
@@ -155,6 +157,24 @@ def test_a_worker_whose_job_was_taken_over_cannot_replace_the_handles(library):
         assert sqlstate_of(db, "SELECT * FROM study_card_gather(%s, 0, NULL, %s)", (job_id, worker)) == "55000"
     assert db.execute("SELECT payload -> 'handles' FROM study_memo_card_jobs WHERE id = %s",
                       (job_id,)).fetchone()[0] == handles
+
+
+def test_the_worker_role_must_name_the_worker_that_holds_the_job(library, worker_login):
+    """As the worker role: no gather without a worker name (it would replace the handles
+    of a job someone else holds), and none by the name of a job claimed from another
+    login role. A superuser or the owner (psql, the tests above) may still leave it out."""
+    db, job_id, _rows = library  # held by w1, claimed from the test's own login role
+    with psycopg.connect(worker_login("alice"), autocommit=True) as alice:
+        for call in ["SELECT * FROM study_card_gather(%s, 0)", "SELECT * FROM study_card_gather(%s, 0, NULL, NULL)"]:
+            with pytest.raises(psycopg.errors.InvalidParameterValue, match="needs p_worker"):
+                alice.execute(call, (job_id,))
+        assert sqlstate_of(alice, "SELECT * FROM study_card_gather(%s, 0, NULL, 'w1')", (job_id,)) == "55000"
+        assert db.execute("SELECT payload FROM study_memo_card_jobs WHERE id = %s", (job_id,)).fetchone() == (None,)
+
+        db.execute("UPDATE study_memo_card_jobs SET locked_by_role = %s WHERE id = %s",
+                   (alice.execute("SELECT session_user").fetchone()[0], job_id))  # as if alice had claimed it
+        assert sqlstate_of(alice, "SELECT * FROM study_card_gather(%s, 0)", (job_id,)) == "22023"
+        assert [row[0] for row in alice.execute("SELECT * FROM study_card_gather(%s, 0, NULL, 'w1')", (job_id,))] == ["S1"]
 
 
 def test_the_three_argument_gather_is_gone(db):

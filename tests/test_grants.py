@@ -10,7 +10,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from card_sources import add_question, add_user, commit, gather, hold_job, qa, sqlstate_of
+from card_sources import add_question, add_user, commit, hold_job, qa, sqlstate_of
 
 WORKER_FUNCTIONS = {"study_card_claim", "study_card_heartbeat", "study_card_release", "study_card_fail",
                     "study_card_enqueue", "study_card_reap", "study_card_gather", "commit_cards",
@@ -94,7 +94,8 @@ def test_a_worker_login_cannot_write_the_card_tables_but_commits_through_the_fun
 
         job_id = (worker.execute("SELECT id FROM study_card_claim('w1', 1, '10 minutes')").fetchone()[0]
                   if claim else db.execute("SELECT id FROM study_memo_card_jobs").fetchone()[0])
-        assert [row[0] for row in gather(worker, job_id, k=0)] == ["S1"]
+        assert [row[0] for row in worker.execute("SELECT * FROM study_card_gather(%s, 0, NULL, 'w1')",
+                                                 (job_id,))] == ["S1"]
         report = commit(worker, job_id, [card])
 
     assert (report["status"], len(report["kept"])) == ("completed", 1)

@@ -143,3 +143,47 @@ def test_job_stats_count_by_status_and_error_code_with_ages_and_durations(host):
     ]
     oldest, = host.execute("SELECT oldest_age FROM study_card_job_stats WHERE status = 'processing'").fetchone()
     assert timedelta(hours=2) <= oldest < timedelta(hours=2, minutes=1)
+
+
+def test_job_stats_keep_the_takeovers_of_jobs_that_finished_later(host):
+    """error_code lease_expired records only the last attempt: a job that completes after
+    a takeover no longer says it. The takeovers column and the stats view still do."""
+    jobs = [add_question(host, n) for n in (1, 2, 3)]
+    host.execute("UPDATE study_memo_card_jobs SET max_attempts = 3")
+    assert len(host.execute("SELECT * FROM study_card_claim('w1', 3)").fetchall()) == 3
+    expire = "UPDATE study_memo_card_jobs SET lease_expires_at = now() - interval '1 second' WHERE id = ANY(%s)"
+    host.execute(expire, (jobs[:2],))
+    assert len(host.execute("SELECT * FROM study_card_claim('w2', 2)").fetchall()) == 2  # both taken over
+    host.execute("""SELECT commit_cards(%s, 'w2', '{"cards": []}')""", (jobs[0],))
+    host.execute(expire, (jobs[1:2],))
+    assert host.execute("SELECT study_card_reap()").fetchone()[0] == 1
+
+    rows = host.execute("SELECT status, error_code, jobs, taken_over, takeovers FROM study_card_job_stats").fetchall()
+    assert rows == [
+        ("pending", "lease_expired", 1, 1, 2),
+        ("processing", None, 1, 0, 0),
+        ("completed", "all_dropped", 1, 1, 1),
+    ]
+
+
+def test_a_version_moved_back_to_one_already_extracted_makes_no_job_until_requested(host):
+    """The version is the timestamp (README, "Where jobs come from"): a question whose
+    ai_explanation_generated_at goes back to a value whose job already ran, even with a
+    new explanation, is that version again, and its job stays as it ended; nothing
+    enqueues it, the sweep included. study_card_request extracts it again."""
+    first = add_question(host, 1, V1)
+    finish(host, first, "completed")
+    host.execute("UPDATE study_questions SET ai_explanation_generated_at = %s WHERE id = 1", (V2,))
+    second = host.execute("SELECT max(id) FROM study_memo_card_jobs").fetchone()[0]
+    finish(host, second, "completed")
+
+    host.execute("UPDATE study_questions SET ai_explanation = '새로 생성한 설명', ai_explanation_generated_at = %s"
+                 " WHERE id = 1", (V1,))
+    assert host.execute("SELECT study_card_enqueue()").fetchone()[0] == 0
+    assert host.execute("SELECT id, status FROM study_memo_card_jobs ORDER BY id").fetchall() == [
+        (first, "completed"), (second, "completed")]
+    assert host.execute("SELECT * FROM study_card_claim('w1')").fetchall() == []
+
+    assert host.execute("SELECT study_card_request('question', 1)").fetchone()[0] == first
+    assert status(host, first) == ("pending", 0, None)
+    assert [r[0] for r in host.execute("SELECT id FROM study_card_claim('w1')")] == [first]

@@ -70,9 +70,10 @@ def test_source_problem(host):
 def test_held_job_refuses_whoever_does_not_hold_it(host):
     held, pending = (row[0] for row in host.execute("""
         INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind,
-                                          status, locked_by, lease_expires_at)
-        VALUES (1, 'subject_note', 1, '2026-01-02 00:00+00', 'held_job_test', 'processing', 'w1', now() - interval '1 hour'),
-               (1, 'subject_note', 1, '2026-01-02 00:00+00', 'held_job_test_2', 'pending', NULL, NULL)
+                                          status, locked_by, locked_by_role, lease_expires_at, lease_renewed_at)
+        VALUES (1, 'subject_note', 1, '2026-01-02 00:00+00', 'held_job_test', 'processing', 'w1', session_user,
+                now() - interval '1 hour', now() - interval '2 hours'),
+               (1, 'subject_note', 1, '2026-01-02 00:00+00', 'held_job_test_2', 'pending', NULL, NULL, NULL, NULL)
         RETURNING id
     """).fetchall())
     # an expired lease nobody took over still counts as held

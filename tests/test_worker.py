@@ -64,8 +64,15 @@ def test_sources_go_in_as_handle_title_body_blocks():
 
 def test_prompt_is_korean_and_names_the_rules():
     prompt = worker.PROMPT.substitute(max_cards=5)
-    for phrase in ("최소 정보 원칙", "{{c1::답}}", "{{c1::답::힌트}}", "그대로", "최대 5장", "needs_review", '"source": "S1"'):
+    for phrase in ("최소 정보 원칙", "{{c1::답}}", "{{c1::답::힌트}}", "그대로", "최대 5장", "needs_review", '"source": "S1"',
+                   # issue 10 §3: labelled S1, question numbers quoted, units, names with digits,
+                   # leaks a string cannot see, one fact per card, choice cards
+                   "정답, 해설", "문제 문장도 quote로", '"30회"가 아니라', "IPv4", "모델·뷰·컨트롤러", "목록이 아니라",
+                   "두 장을 만들지 않습니다", "(O/X)"):
         assert phrase in prompt
+    # the format example's placeholders are words, not "…": a small model copies them
+    example = prompt[prompt.index('{"cards"'):]
+    assert "…" not in example and '"quote": "자료 문장 그대로"' in example
 
 
 def test_response_format_is_the_commit_cards_shape():
