@@ -6,7 +6,8 @@
 I/O only: the SQL functions decide which job runs, which card is kept and whether a
 job is retried. The worker maps what happened to the one function that records it:
     a reply with a JSON object        -> commit_cards (the guards decide what is kept)
-    no JSON, or not {"cards": [...]}  -> study_card_fail(parse_fail)  (22023 from commit_cards)
+    no JSON, or not {"cards": [...]}  -> study_card_fail(parse_fail)  (22023 from commit_cards,
+                                         or 22P05: a NUL, U+0000, that jsonb cannot hold)
     the LLM call timed out            -> study_card_fail(llm_timeout)
     LLM unreachable, HTTP 5xx or 429  -> study_card_release(delay), claiming paused (no attempt spent)
     anything else                     -> study_card_fail(unknown, message)
@@ -280,12 +281,14 @@ class Worker:
             self.wake.notify_all()
 
     def heartbeat(self, conn: psycopg.Connection) -> None:
-        """Check the connection, and renew the lease of every job in flight."""
+        """Check the connection, and renew the lease of every job in flight. The answer is
+        true (renewed), false (another worker holds the job now) or NULL (nobody holds it:
+        most often this worker's own commit closed it a moment ago); only false is news."""
         conn.execute("SELECT 1")
         for job_id in list(self.in_flight):
             held = conn.execute("SELECT study_card_heartbeat(%s, %s, %s) AS held",
                                 (job_id, self.config.name, self.config.lease)).fetchone()["held"]
-            if not held and job_id in self.in_flight:
+            if held is False and job_id in self.in_flight:
                 log.warning("job=%d: lease lost, another worker took the job over", job_id)
 
     def shutdown(self, conn: psycopg.Connection | None, slots: list[threading.Thread]) -> None:
@@ -361,7 +364,8 @@ class Worker:
             try:
                 report = conn.execute("SELECT commit_cards(%s, %s, %s) AS report",
                                       (job["id"], self.config.name, Jsonb(result))).fetchone()["report"]
-            except psycopg.errors.InvalidParameterValue as error:  # 22023: not {"cards": [...]}
+            except (psycopg.errors.InvalidParameterValue,  # 22023: not {"cards": [...]}
+                    psycopg.errors.UntranslatableCharacter) as error:  # 22P05: \u0000 in the reply
                 raise UnparsableReply(error.diag.message_primary) from error
             self.outcome(job, report["status"], report["error_code"], call, report)
         except (httpx.ConnectError, httpx.ConnectTimeout, LLMBusy) as error:

