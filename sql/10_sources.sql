@@ -15,13 +15,18 @@ RETURN p_text IS NULL
 REVOKE EXECUTE ON FUNCTION study_card_is_blank(text) FROM PUBLIC;
 
 -- study_card_choice_label(n) -> text: the label shown before the n-th choice of a
--- question whose choices are a JSON array: ① … ⑳ (U+2460 + n - 1), then (21), (22) …
--- (Korean exams number their choices ①–⑤; a longer list goes on with the circled
--- numbers to ⑳). Every label NFKC-normalises to its digits (① -> 1), so a quote with or
--- without the label verifies after study_card_norm.
+-- question whose choices are a JSON array: ①. … ⑳. (U+2460 + n - 1 and a full stop),
+-- then (21), (22) … (Korean exams number their choices ①–⑤; a longer list goes on with
+-- the circled numbers to ⑳). Every label NFKC-normalises to its digits (① -> 1) and
+-- study_card_norm drops the stop, so a quote with or without the label verifies.
+-- The stop keeps the number apart from the choice: the quantity guard reads a number
+-- and the numeral word after it as one quantity when only a space is between them
+-- ('② 백 년 전쟁' is 2 × 100년, '③ 천 원' 3000원), and a quote of the choice alone
+-- ('백 년 전쟁': 100년) would then hold a number its source does not; '②. 백 년 전쟁'
+-- reads 2 and 100년.
 CREATE OR REPLACE FUNCTION study_card_choice_label(p_n integer) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN CASE WHEN p_n BETWEEN 1 AND 20 THEN chr(9311 + p_n) ELSE '(' || p_n || ')' END;
+RETURN CASE WHEN p_n BETWEEN 1 AND 20 THEN chr(9311 + p_n) || '.' ELSE '(' || p_n || ')' END;
 REVOKE EXECUTE ON FUNCTION study_card_choice_label(integer) FROM PUBLIC;
 
 -- study_card_choice_key(text) -> text: a choice number, letter or label as a bare key,
@@ -41,14 +46,14 @@ REVOKE EXECUTE ON FUNCTION study_card_choice_key(text) FROM PUBLIC;
 -- question as shown under 보기, one row each, in order; body is the choice's text
 -- (trimmed), line what is shown:
 --   JSON array   in array order; key is the position ('1', '2', …); line is
---                study_card_choice_label(position) || ' ' || the choice, or the choice
---                as stored when it already begins with a circled number ('① …');
+--                study_card_choice_label(position) || ' ' || the choice ('①. …'), or
+--                the choice as stored when it already begins with a circled number;
 --   JSON object  the host's own labels, keys that are numbers first in numeric order,
 --                then the others in code-point order ('A' < 'B', '가' < '나'); key is
 --                study_card_choice_key of the label; line is the label and the choice:
---                a number 1–20 shown as its circled number ({"1": "…"} -> '① …'), a
---                label that ends in '.' or ')' or is a circled number as it is, any
---                other followed by '.' ({"A": "…"} -> 'A. …').
+--                a number 1–20 shown as its circled number ({"1": "…"} -> '①. …'), a
+--                label that ends in '.' or ')' as it is, any other followed by '.'
+--                ({"A": "…"} -> 'A. …', {"①": "…"} -> '①. …').
 -- No rows for NULL, JSON null, a scalar (shown as it is by study_card_source_text),
 -- an empty array or object. A JSON null choice is shown as its label alone.
 CREATE OR REPLACE FUNCTION study_card_question_choices(p_choices jsonb)
@@ -65,7 +70,7 @@ AS $$
     SELECT row_number() OVER (ORDER BY o.number NULLS LAST, o.label COLLATE "C")::integer,
            study_card_choice_key(o.label), btrim(o.value),
            rtrim(CASE WHEN o.number BETWEEN 1 AND 20 THEN study_card_choice_label(o.number::integer)
-                      WHEN o.label ~ '([.)]|^[\u2460-\u2473])$' THEN o.label
+                      WHEN o.label ~ '[.)]$' THEN o.label
                       ELSE o.label || '.' END
                  || ' ' || coalesce(btrim(o.value), ''))
       FROM (SELECT e.key AS label, e.value,
@@ -78,7 +83,7 @@ REVOKE EXECUTE ON FUNCTION study_card_question_choices(jsonb) FROM PUBLIC;
 -- study_card_question_answer(choices, answer) -> text: the answer as 정답 shows it.
 -- An answer that names a choice, by its number or label (study_card_choice_key: '1',
 -- '③', '1번', '(1)' for array choices; 'A', 'a', '(A)' for {"A": …}) or by the very
--- text of one choice, is shown as that choice's line ('① 부분 함수 종속 제거'); any
+-- text of one choice, is shown as that choice's line ('①. 부분 함수 종속 제거'); any
 -- other answer is shown as stored, trimmed: a number when there are no choices ('1970'),
 -- a number past the last choice, a letter for array choices, several numbers ('1, 3').
 -- NULL for a blank answer.
@@ -105,17 +110,17 @@ REVOKE EXECUTE ON FUNCTION study_card_question_answer(jsonb, text) FROM PUBLIC;
 --                  left out:
 --                    문제: <stem>
 --                    보기:
---                    ① <choice 1>           (study_card_question_choices: the host's
---                    ② <choice 2> …          own labels for object choices; a choices
+--                    ①. <choice 1>          (study_card_question_choices: the host's
+--                    ②. <choice 2> …         own labels for object choices; a choices
 --                                            value that is a JSON string as it is)
 --                    정답: <answer>          (study_card_question_answer: a choice
 --                                            number or label shown with its choice,
---                                            '정답: ① 부분 함수 종속 제거')
+--                                            '정답: ①. 부분 함수 종속 제거')
 --                    해설: <explanation>
 --                  Labels and choice numbers are text like any other: a quote with or
---                  without them verifies ('① 부분 함수 종속 제거' and '부분 함수 종속
---                  제거' both are in '…①부분함수종속제거…' after study_card_norm, which
---                  keeps the 1 that NFKC makes of ①).
+--                  without them verifies ('①. 부분 함수 종속 제거', '① 부분 함수 종속
+--                  제거' and '부분 함수 종속 제거' are all in '…1부분함수종속제거…' after
+--                  study_card_norm, which keeps the 1 that NFKC makes of ①).
 --   subject_note   title, body
 --   document_chunk content
 --   document       its chunks' content in order

@@ -158,7 +158,7 @@ def test_evidence_not_found(job):
         ("full-width letters", qa("원자성의 영문 이름은?", "Atomicity", "트랜잭션의 원자성（ＡＴＯＭＩＣＩＴＹ）은"), None),
         ("one of the choices", qa("두 번째 정규형이 제거하는 것은?", "부분 함수 종속", "부분 함수 종속 제거"), None),
         ("the stem", qa("2NF의 조건을 묻는 문제의 정답 번호는?", "1번", "제2정규형(2NF)의 조건으로 옳은 것은?",
-                        "④ 조인 종속 제거\n정답: ① 부분 함수 종속 제거"), None),
+                        "④. 조인 종속 제거\n정답: ①. 부분 함수 종속 제거"), None),
         ("a note by its handle", {**qa("이행 함수 종속을 제거하는 정규형은?", "제3정규형"),
                                   "evidence": [{"source": handles["정규화 요약"],
                                                 "quote": "제3정규형은 이행 함수 종속을 제거한다"}]}, None),

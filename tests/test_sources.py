@@ -34,7 +34,7 @@ def problem(db, kind, source_id, version):
 
 def test_source_text_of_each_kind(host):
     assert text(host, "question", 1) == (
-        "문제: 2NF의 조건은?\n보기:\n① 부분 함수 종속 제거\n② 이행 함수 종속 제거\n정답: ① 부분 함수 종속 제거\n"
+        "문제: 2NF의 조건은?\n보기:\n①. 부분 함수 종속 제거\n②. 이행 함수 종속 제거\n정답: ①. 부분 함수 종속 제거\n"
         "해설: 2NF는 부분 함수 종속을 제거한 릴레이션이다.")
     assert text(host, "question", 3) == "문제: 공백 설명\n보기:\na. 가\nb. 나"
     assert text(host, "subject_note", 1) == "정규화\n1NF → 2NF → 3NF"
@@ -86,7 +86,7 @@ def test_held_job_refuses_whoever_does_not_hold_it(host):
 STEM = "제2정규형(2NF)의 조건으로 옳은 것은?"
 EXPLANATION = "제2정규형은 부분 함수 종속을 제거한 릴레이션이다."
 ARRAY = ["부분 함수 종속 제거", "이행 함수 종속 제거", "다치 종속 제거", "조인 종속 제거"]
-ARRAY_LINES = "보기:\n① 부분 함수 종속 제거\n② 이행 함수 종속 제거\n③ 다치 종속 제거\n④ 조인 종속 제거\n"
+ARRAY_LINES = "보기:\n①. 부분 함수 종속 제거\n②. 이행 함수 종속 제거\n③. 다치 종속 제거\n④. 조인 종속 제거\n"
 
 
 def labelled(choices=None, answer=None, explanation=EXPLANATION) -> str:
@@ -96,14 +96,14 @@ def labelled(choices=None, answer=None, explanation=EXPLANATION) -> str:
 
 
 @pytest.mark.parametrize("choices, answer, expected", [
-    # array choices: ①, ② … in order; an answer naming a choice by number is shown with it
-    (ARRAY, "1", labelled(ARRAY_LINES, "① 부분 함수 종속 제거")),
-    (ARRAY, "③", labelled(ARRAY_LINES, "③ 다치 종속 제거")),
-    (ARRAY, "2번", labelled(ARRAY_LINES, "② 이행 함수 종속 제거")),
-    (ARRAY, " (4) ", labelled(ARRAY_LINES, "④ 조인 종속 제거")),
-    (ARRAY, "４", labelled(ARRAY_LINES, "④ 조인 종속 제거")),
+    # array choices: ①., ②. … in order; an answer naming a choice by number is shown with it
+    (ARRAY, "1", labelled(ARRAY_LINES, "①. 부분 함수 종속 제거")),
+    (ARRAY, "③", labelled(ARRAY_LINES, "③. 다치 종속 제거")),
+    (ARRAY, "2번", labelled(ARRAY_LINES, "②. 이행 함수 종속 제거")),
+    (ARRAY, " (4) ", labelled(ARRAY_LINES, "④. 조인 종속 제거")),
+    (ARRAY, "４", labelled(ARRAY_LINES, "④. 조인 종속 제거")),
     # an answer that is the text of a choice is shown with its number too
-    (ARRAY, "이행 함수 종속 제거", labelled(ARRAY_LINES, "② 이행 함수 종속 제거")),
+    (ARRAY, "이행 함수 종속 제거", labelled(ARRAY_LINES, "②. 이행 함수 종속 제거")),
     # not a choice: a number past the last choice, a letter for array choices, two numbers
     (ARRAY, "5", labelled(ARRAY_LINES, "5")),
     (ARRAY, "B", labelled(ARRAY_LINES, "B")),
@@ -118,15 +118,17 @@ def labelled(choices=None, answer=None, explanation=EXPLANATION) -> str:
     ({"b": "이행 함수 종속 제거", "a": "부분 함수 종속 제거"}, "B",
      labelled("보기:\na. 부분 함수 종속 제거\nb. 이행 함수 종속 제거\n", "b. 이행 함수 종속 제거")),
     ({"10": "열", "2": "둘", "1": "하나"}, "2",
-     labelled("보기:\n① 하나\n② 둘\n⑩ 열\n", "② 둘")),
+     labelled("보기:\n①. 하나\n②. 둘\n⑩. 열\n", "②. 둘")),
     ({"①": "부분 함수 종속 제거", "②": "이행 함수 종속 제거"}, "1",
-     labelled("보기:\n① 부분 함수 종속 제거\n② 이행 함수 종속 제거\n", "① 부분 함수 종속 제거")),
+     labelled("보기:\n①. 부분 함수 종속 제거\n②. 이행 함수 종속 제거\n", "①. 부분 함수 종속 제거")),
+    ({"1)": "부분 함수 종속 제거", "2)": "이행 함수 종속 제거"}, "2",
+     labelled("보기:\n1) 부분 함수 종속 제거\n2) 이행 함수 종속 제거\n", "2) 이행 함수 종속 제거")),
     # choices already numbered by the host are not numbered twice
     (["① 부분 함수 종속 제거", "② 이행 함수 종속 제거"], "2",
      labelled("보기:\n① 부분 함수 종속 제거\n② 이행 함수 종속 제거\n", "② 이행 함수 종속 제거")),
     # more than five: ⑥ … ⑳, then (21)
     ([f"선택지{n}" for n in range(1, 22)], "21",
-     labelled("보기:\n" + "".join(f"{chr(0x245F + n)} 선택지{n}\n" for n in range(1, 21)) + "(21) 선택지21\n",
+     labelled("보기:\n" + "".join(f"{chr(0x245F + n)}. 선택지{n}\n" for n in range(1, 21)) + "(21) 선택지21\n",
               "(21) 선택지21")),
     # no choices: a numeric answer is the answer itself, never a choice
     (None, "1970", labelled(None, "1970")),
@@ -166,15 +168,16 @@ def labelled_question(db):
 
 
 @pytest.mark.parametrize("card", [
+    qa("두 번째 정규형의 조건은?", "부분 함수 종속 제거", "①. 부분 함수 종속 제거"),
     qa("두 번째 정규형의 조건은?", "부분 함수 종속 제거", "① 부분 함수 종속 제거"),
     qa("두 번째 정규형의 조건은?", "부분 함수 종속 제거", "부분 함수 종속 제거"),
-    qa("두 번째 정규형의 조건은?", "부분 함수 종속 제거", "정답: ① 부분 함수 종속 제거"),
-    qa("제2정규형(2NF)의 조건은?", "부분 함수 종속 제거", "제2정규형(2NF)의 조건으로 옳은 것은?", "① 부분 함수 종속 제거"),
-    qa("다치 종속 제거 다음의 보기는?", "조인 종속 제거", "④ 조인 종속 제거"),
-    cloze("두 번째 정규형의 조건은 {{c1::부분 함수 종속 제거}}이다", "정답: ① 부분 함수 종속 제거"),
-    cloze("2NF: {{c1::부분 함수 종속}} 제거", "문제: 제2정규형(2NF)의 조건으로 옳은 것은?", "① 부분 함수 종속 제거"),
-], ids=["choice with its number", "choice without", "answer line", "stem and choice", "④ 조인 (4조?)",
-        "cloze on the answer line", "cloze on stem and choice"])
+    qa("두 번째 정규형의 조건은?", "부분 함수 종속 제거", "정답: ①. 부분 함수 종속 제거"),
+    qa("제2정규형(2NF)의 조건은?", "부분 함수 종속 제거", "제2정규형(2NF)의 조건으로 옳은 것은?", "①. 부분 함수 종속 제거"),
+    qa("다치 종속 제거 다음의 보기는?", "조인 종속 제거", "④. 조인 종속 제거"),
+    cloze("두 번째 정규형의 조건은 {{c1::부분 함수 종속 제거}}이다", "정답: ①. 부분 함수 종속 제거"),
+    cloze("2NF: {{c1::부분 함수 종속}} 제거", "문제: 제2정규형(2NF)의 조건으로 옳은 것은?", "①. 부분 함수 종속 제거"),
+], ids=["choice with its number", "choice with its number, no stop", "choice without", "answer line",
+        "stem and choice", "④. 조인 (not 4조)", "cloze on the answer line", "cloze on stem and choice"])
 def test_quotes_of_the_labelled_text_verify_and_choice_numbers_are_no_unsupported_quantity(labelled_question, card):
     """A choice number (①, NFKC 1) in a quote is a number of S1 as well, so the quote
     verifies; and it is in the quote, so it supports nothing the card does not say."""
@@ -182,3 +185,23 @@ def test_quotes_of_the_labelled_text_verify_and_choice_numbers_are_no_unsupporte
     report = commit(db, job_id, [card])
     assert report["dropped"] == [] and len(report["kept"]) == 1, report
 
+
+
+def test_a_choice_that_begins_with_a_numeral_word_is_quoted_with_or_without_its_number(db):
+    """The stop after the choice number keeps it apart from a choice that begins with a
+    numeral word: '②. 백 년 전쟁' is 2 and 100년 to the quantity guard, so the choice
+    quoted alone ('백 년 전쟁', 100년) holds a number of S1 ('② 백 년 전쟁' could read as
+    2 × 100년)."""
+    add_user(db, 1)
+    question = add_question(db, 1, stem="영국과 프랑스가 1337년부터 싸운 전쟁은?",
+                            choices=["장미 전쟁", "백 년 전쟁", "삼십 년 전쟁", "천 일 전쟁"], answer="2",
+                            explanation="백 년 전쟁은 1337년부터 1453년까지 이어졌다.")
+    job_id = hold_job(db, "question", question)
+    gather(db, job_id, k=0)
+    assert "보기:\n①. 장미 전쟁\n②. 백 년 전쟁\n" in text(db, "question", question)
+    report = commit(db, job_id, [
+        qa("영국과 프랑스 사이의 중세 전쟁 이름은?", "백 년 전쟁", "백 년 전쟁"),
+        qa("장미 전쟁이 아닌 보기 중 영국·프랑스의 전쟁은?", "백 년 전쟁", "②. 백 년 전쟁"),
+        cloze("{{c1::백 년 전쟁}}은 영국과 프랑스의 전쟁이다", "정답: ②. 백 년 전쟁"),
+    ])
+    assert report["dropped"] == [] and len(report["kept"]) == 3, report
