@@ -15,7 +15,7 @@ RETURN regexp_replace(
 -- CASCADE: sql/ functions with SQL-standard bodies that call it (study_card_is_blank)
 -- go too; re-applying the older release's sql/ recreates them.
 DROP FUNCTION study_card_visible(text) CASCADE;
-DROP FUNCTION study_card_letters(), study_card_spaces(), study_card_invisibles() CASCADE;
+DROP FUNCTION study_card_letters(), study_card_spaces(), study_card_invisibles(), study_card_operators() CASCADE;
 UPDATE study_memo_cards SET card_type = card_type;
 UPDATE study_memo_cards c
    SET deleted_at = now(), retired_reason = 'duplicate', updated_at = now()

@@ -40,6 +40,13 @@ CREATE FUNCTION study_card_invisibles() RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN '\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF0-\uFFF8\U0001BCA0-\U0001BCA3\U0001D173-\U0001D17A\U000E0000-\U000E0FFF';
 
+-- study_card_operators(): the symbols that make an answer of their own in SQL,
+-- programming and maths (||, >=, <>, %, *, ->, _, ≤): + - * / % = < > | & ^ ~ @ # $ \ _,
+-- ¬ ± × ÷, arrows U+2190-21FF, mathematical operators U+2200-22FF.
+CREATE FUNCTION study_card_operators() RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN '-+*/%=<>|&^~@#$_\\\u00AC\u00B1\u00D7\u00F7\u2190-\u21FF\u2200-\u22FF';
+
 -- study_card_visible(text) -> text: the text as a reader sees it: NFKC, with every
 -- invisible character (study_card_invisibles) removed, before NFKC so that jamo split
 -- by one still compose, and after it, since NFKC maps U+3164 and U+FFA0 onto the
@@ -53,20 +60,19 @@ RETURN regexp_replace(
 -- study_card_norm(text) -> text: the one text normaliser of the project.
 -- study_card_visible, ASCII case-fold, then only the letters and digits of
 -- study_card_letters kept (white space, punctuation, symbols and emoji removed). When
--- that leaves nothing but the text has an operator symbol (+ - * / % = < > | & ^ ~ @ #
--- $ \, ¬ ± × ÷, arrows U+2190-21FF, mathematical operators U+2200-22FF), the result is
--- the text without its white space instead: '||' -> '||', '> =' -> '>=', so an answer
--- of symbols is a real answer; prose punctuation alone ('…', '?!') still gives ''.
+-- that leaves nothing, a text with a study_card_operators symbol, or that is one
+-- punctuation mark . , : ; ! alone (C's member operator, a separator), normalises to
+-- itself without white space instead: '||' -> '||', '> =' -> '>=', '.' -> '.', so an
+-- answer of symbols is a real answer; prose punctuation ('…', '...', '?!') still gives ''.
 -- The folding is under COLLATE "C" and ASCII-only (PostgreSQL 16 has no locale-free
 -- Unicode lower(); Korean has no case), so the result is the same under any locale.
 -- STRICT. The generated columns norm_key and answer_key depend on it: change it only
 -- in a new migration that also rebuilds them.
 CREATE OR REPLACE FUNCTION study_card_norm(p_text text) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-RETURN (SELECT CASE WHEN t.letters = '' AND t.visible ~ '[-+*/%=<>|&^~@#$\\\u00AC\u00B1\u00D7\u00F7\u2190-\u21FF\u2200-\u22FF]'
-                    THEN regexp_replace(t.visible, '[' || study_card_spaces() || ']', '', 'g')
-                    ELSE t.letters END
-          FROM (SELECT v.visible,
+RETURN (SELECT CASE WHEN t.letters = '' AND (t.compact ~ ('[' || study_card_operators() || ']') OR t.compact ~ '^[.,:;!]$')
+                    THEN t.compact ELSE t.letters END
+          FROM (SELECT regexp_replace(v.visible, '[' || study_card_spaces() || ']', '', 'g') AS compact,
                        regexp_replace(lower(v.visible COLLATE "C"), '[^' || study_card_letters() || ']', '', 'g') AS letters
                   FROM (SELECT study_card_visible(p_text) AS visible) AS v) AS t);
 
@@ -106,6 +112,7 @@ CREATE INDEX study_memo_cards_active_answer_key_idx
     ON study_memo_cards (user_id, answer_key) WHERE deleted_at IS NULL;
 
 REVOKE EXECUTE ON FUNCTION study_card_letters() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION study_card_operators() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION study_card_spaces() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION study_card_invisibles() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION study_card_visible(text) FROM PUBLIC;

@@ -90,34 +90,49 @@ $$;
 REVOKE EXECUTE ON FUNCTION study_card_tokens(text) FROM PUBLIC;
 
 -- study_card_generic_words() -> text[]: words that name the kind of an answer rather
--- than its content (클라이언트-서버 '패턴', 청동기 '시대'); the multi-part leak rule of
--- study_card_leaks does not count them. Normalised forms.
+-- than its content (클라이언트-서버 '패턴', 청동기 '시대', 귀주 '대첩'); the multi-part leak
+-- rule of study_card_leaks does not require them in the cue. Normalised forms.
 CREATE OR REPLACE FUNCTION study_card_generic_words() RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN ARRAY['패턴', '방법', '방식', '기법', '시대', '구조', '단계', '과정', '원칙', '개념', '종류',
-             '유형', '기능', '특징', '역할', '형태', '이론', '모델', '기술', '현상', '제도', '연산자',
-             '명령어', '키워드', '함수', '절', '문', 'pattern', 'method', 'model', 'operator'];
+             '유형', '기능', '특징', '역할', '형태', '이론', '모델', '기술', '현상', '제도', '정책',
+             '연산자', '명령어', '키워드', '함수', '대첩', '전투', '전쟁', '운동', '조약', '사건', '왕조',
+             'pattern', 'method', 'model', 'operator'];
 REVOKE EXECUTE ON FUNCTION study_card_generic_words() FROM PUBLIC;
+
+-- study_card_keywords() -> text[]: SQL keywords, which the multi-part leak rule of
+-- study_card_leaks skips altogether: in 'ORDER BY B.col2' they frame the answer, the
+-- identifier is what the learner recalls. Normalised forms.
+CREATE OR REPLACE FUNCTION study_card_keywords() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN ARRAY['select', 'from', 'where', 'group', 'order', 'by', 'having', 'join', 'on', 'and', 'or', 'not',
+             'in', 'is', 'null', 'as', 'asc', 'desc', 'distinct', 'set', 'values', 'into', 'update', 'delete',
+             'insert', 'create', 'table', 'view', 'index', 'like', 'between', 'union', 'all'];
+REVOKE EXECUTE ON FUNCTION study_card_keywords() FROM PUBLIC;
 
 -- study_card_without_options(cue) -> the cue with the option lists it offers blanked
 -- out, for the leak check of a choice card: a bracketed list '(O/X)', '[참/거짓]',
--- '(A, B, C)'; a list before 중/가운데 ('매출, 계약, 사원, 주문 중 …', 'A 또는 B 중',
--- 'TCP와 UDP 중'). An answer named only there is one of the options, not a leak; named
--- anywhere else in the cue it still leaks. Items are words without spaces: an option
--- list of several-word items is not recognised (its answer then counts as a leak).
+-- '(A, B, C)'; a list before 중/가운데 whose items (one to three words) are separated by
+-- , / · 、 또는 혹은 ('삽입 이상, 삭제 이상, 조회 이상 중 …', 'A 또는 B 중') or 와/과
+-- ('TCP와 UDP 중'); a question between two options ('선점 방식인가 비선점 방식인가').
+-- An answer named only there is one of the options, not a leak; named anywhere else in
+-- the cue it still leaks.
 CREATE OR REPLACE FUNCTION study_card_without_options(p_cue text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
 SET standard_conforming_strings = on
 AS $$
-    SELECT regexp_replace(regexp_replace(regexp_replace(study_card_visible(p_cue),
+    SELECT regexp_replace(regexp_replace(regexp_replace(regexp_replace(study_card_visible(p_cue),
         -- a bracketed list of two or more items
         '[(\[][^()\[\]]*(/|,|·|、|\||또는|혹은|\mor\M)[^()\[\]]*[)\]]', ' ', 'g'),
-        -- 'A, B, C 중', 'A 또는 B 가운데': items separated by , / · 、 또는 혹은
-        '([^\s,/·、]+\s*(,|/|·|、|또는|혹은)\s*)+[^\s,/·、]+\s*(중|가운데)(에서|에|의)?(?![\uAC00-\uD7A3])', ' ', 'g'),
+        -- 'A, B C, D 중': items of one to three words, separated by , / · 、 또는 혹은
+        '([^\s,/·、]+(\s[^\s,/·、?]+){0,2}\s*(,|/|·|、|\s또는\s|\s혹은\s)\s*)+[^\s,/·、?]+(\s[^\s,/·、?]+){0,2}\s*(중|가운데)(에서|에|의)?(?![가-힣])',
+        ' ', 'g'),
         -- 'TCP와 UDP 중'
-        '[^\s,/·、]+(와|과)\s+[^\s,/·、]+\s*(중|가운데)(에서|에|의)?(?![\uAC00-\uD7A3])', ' ', 'g')
+        '[^\s,/·、]+(와|과)\s+[^\s,/·、]+\s*(중|가운데)(에서|에|의)?(?![가-힣])', ' ', 'g'),
+        -- '… A인가 B인가', '… A입니까 B입니까'
+        '[^\s,?]+(\s[^\s,?]+)?(인가|입니까|일까|이냐)\s*,?\s*[^\s,?]+(\s[^\s,?]+)?(인가|입니까|일까|이냐)', ' ', 'g')
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_without_options(text) FROM PUBLIC;
 
@@ -132,10 +147,14 @@ REVOKE EXECUTE ON FUNCTION study_card_without_options(text) FROM PUBLIC;
 --   does not leak through '1970년', '30' does through '30%';
 --   a one-character answer leaks only as a whole token (study_card_tokens): 'B' leaks
 --   through 'A와 B 중', not through 'BCNF';
+--   an answer written with operator symbols other than a hyphen (p->age, SAL >= 1000)
+--   leaks when it is a substring of the visible text, both without white space and
+--   lower-cased;
 --   any other answer leaks when it is a substring ('부분 함수 종속' through
---   '부분함수종속을 제거하는 정규형은?'), or when it has two or more content tokens (tokens
---   of two or more characters that are not study_card_generic_words) and every one of
---   them is a substring ('클라이언트-서버 패턴' through '서버와 클라이언트가 나뉜 구조는?').
+--   '부분함수종속을 제거하는 정규형은?'), or when it has two or more tokens of two or more
+--   characters (study_card_keywords not counted), at least one of them a content token
+--   (not a study_card_generic_words), and every content token is a substring ('클라이언트-서버 패턴' through '서버와
+--   클라이언트가 나뉜 구조는?', '검사점 기법' through '검사점 이후의 로그만 …').
 -- An answer that normalises to nothing never leaks (invalid_shape catches it first).
 CREATE OR REPLACE FUNCTION study_card_leaks(p_answer text, p_visible text)
 RETURNS boolean
@@ -154,13 +173,20 @@ AS $$
              WHERE q.value = number.value
                AND (q.unit IS NULL OR number.unit IS NULL OR q.unit = number.unit))
         WHEN char_length(a.norm) = 1 THEN a.norm = ANY (study_card_tokens(p_visible))
+        -- an answer written with operators is compared with them: (*p).age is not p->age
+        -- (a hyphen alone joins words: 클라이언트-서버, 3-way)
+        WHEN replace(a.compact, '-', '') ~ ('[' || study_card_operators() || ']') THEN strpos(v.compact, a.compact) > 0
         ELSE strpos(v.norm, a.norm) > 0
-             OR (SELECT count(*) >= 2 AND bool_and(strpos(v.norm, t.token) > 0)
-                   FROM unnest(study_card_tokens(p_answer)) AS t(token)
-                  WHERE char_length(t.token) >= 2 AND t.token <> ALL (study_card_generic_words()))
+             OR (SELECT count(*) >= 2 AND count(*) FILTER (WHERE t.content) >= 1
+                        AND coalesce(bool_and(strpos(v.norm, t.token) > 0) FILTER (WHERE t.content), false)
+                   FROM (SELECT u.token, u.token <> ALL (study_card_generic_words()) AS content
+                           FROM unnest(study_card_tokens(p_answer)) AS u(token)
+                          WHERE char_length(u.token) >= 2 AND u.token <> ALL (study_card_keywords())) AS t)
     END
-      FROM (SELECT coalesce(study_card_norm(p_answer), '') AS norm) AS a
-     CROSS JOIN (SELECT study_card_norm(p_visible) AS norm) AS v
+      FROM (SELECT coalesce(study_card_norm(p_answer), '') AS norm,
+                   lower(regexp_replace(study_card_visible(p_answer), '[' || study_card_spaces() || ']', '', 'g')) AS compact) AS a
+     CROSS JOIN (SELECT study_card_norm(p_visible) AS norm,
+                        lower(regexp_replace(study_card_visible(p_visible), '[' || study_card_spaces() || ']', '', 'g')) AS compact) AS v
       LEFT JOIN LATERAL (
           SELECT q.value, q.unit
             FROM study_card_quantities(p_answer) AS q
@@ -542,7 +568,7 @@ REVOKE EXECUTE ON FUNCTION study_card_prompt_text(text, text, text) FROM PUBLIC;
 
 -- study_card_near_duplicate(answer_key, prompt, quotes, other_answer_key, other_prompt,
 -- other_quotes) -> how two cards ask for the same fact, or NULL: the same answer_key
--- and either a similar prompt (pg_trgm similarity of study_card_prompt_text >= 0.5,
+-- and either a similar prompt (pg_trgm similarity of study_card_prompt_text >= 0.4,
 -- chosen from the table in bench/README.md) or a shared quote (normalised). Answers
 -- that many different facts share: a truth value (O/X, 참/거짓), whose cards differ in
 -- a word or two, never makes a near-duplicate; one character (a choice number, B, +)
@@ -561,7 +587,7 @@ AS $$
              OR p_answer_key = ANY (ARRAY['o', 'x', 'ox', '참', '거짓', '예', '아니오', '아니요', 'true', 'false', 'yes', 'no',
                                           '맞다', '틀리다', '옳다', '옳지않다', '맞음', '틀림'])
             THEN NULL
-        WHEN similarity(p_prompt, p_other_prompt) >= 0.5
+        WHEN similarity(p_prompt, p_other_prompt) >= 0.4
             THEN format('a similar card (similarity %s) with the same answer',
                         round(similarity(p_prompt, p_other_prompt)::numeric, 2))
         WHEN p_quotes && p_other_quotes AND char_length(p_answer_key) >= 2

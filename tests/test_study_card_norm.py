@@ -40,6 +40,10 @@ CASES = [
     ("%", "%"),
     ("＋", "+"),                                                 # full-width plus (NFKC)
     ("≤", "≤"),
+    ("_", "_"),                                                  # LIKE's one-character wildcard
+    (".", "."),                                                  # C's member operator, alone
+    ("...", ""),
+    ("?", ""),
     ("?!…", ""),
     ("「」", ""),
 ]
