@@ -3,9 +3,7 @@
 -- card, the handles the job recorded, and the source text behind a handle. The text of
 -- a source is data only: nothing in it can change what these functions decide.
 --
--- Limits (characters of the text as given, counted by char_length):
---   cue 300, answer 300, cloze text 600, evidence quote 1000, 5 evidence items per card.
---   (commit_cards adds: at most 20 cards per result.)
+-- Limits (lengths, evidence items, cards per result): study_card_limits(), below.
 
 -- study_card_quantities(text) -> one row per number in the text, in order of appearance:
 --   ord       its position among the numbers (1-based)
@@ -319,14 +317,90 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_norm_key(jsonb) FROM PUBLIC;
 
+-- study_card_limits() -> the limits of an LLM result, the one definition that
+-- study_card_shape_problem, study_card_judge (cards), study_card_review_reason (reason)
+-- and study_card_result_schema read. Lengths are characters (char_length).
+CREATE OR REPLACE FUNCTION study_card_limits(
+    OUT cards integer,       -- cards per result; later ones are dropped as invalid_shape
+    OUT cue integer,         -- a qa card's cue
+    OUT answer integer,      -- a qa card's answer
+    OUT cloze_text integer,  -- a cloze card's text
+    OUT evidence integer,    -- evidence items per card
+    OUT quote integer,       -- an evidence item's quote
+    OUT reason integer)      -- the needs_review reason
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = public, pg_temp
+AS $$
+    SELECT 20, 300, 300, 600, 5, 1000, 1000
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_limits() FROM PUBLIC;
+
+-- study_card_result_schema(max_cards) -> the JSON Schema of commit_cards' result,
+-- {"cards": [qa | cloze], "needs_review": null | {"reason"}}, with study_card_limits();
+-- max_cards (NULL: the limit) may only lower the cards limit; negative: SQLSTATE 22023.
+-- The worker sends it as response_format (MLX_RESPONSE_FORMAT=on). It describes the
+-- shape only: commit_cards still checks every card. json, not jsonb, because
+-- constrained decoders (llama.cpp, vLLM) make the model write properties in the
+-- schema's order, and jsonb would sort them ("cue" before "type", "quote" before
+-- "source"). No "pattern": llama-cpp-python silently drops a grammar it cannot build
+-- from a regex (issue 16). SECURITY DEFINER: the worker role may not call
+-- study_card_limits() itself.
+CREATE OR REPLACE FUNCTION study_card_result_schema(p_max_cards integer DEFAULT NULL)
+RETURNS json
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_limits record := study_card_limits();
+    v_evidence json;
+BEGIN
+    IF p_max_cards < 0 THEN
+        RAISE EXCEPTION 'max_cards must be 0 or more, not %', p_max_cards USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_evidence := json_build_object(
+        'type', 'array', 'minItems', 1, 'maxItems', v_limits.evidence,
+        'items', json_build_object(
+            'type', 'object', 'required', json_build_array('source', 'quote'),
+            'properties', json_build_object(
+                'source', json_build_object('type', 'string', 'minLength', 1),
+                'quote', json_build_object('type', 'string', 'minLength', 1, 'maxLength', v_limits.quote))));
+    RETURN json_build_object(
+        'type', 'object', 'required', json_build_array('cards', 'needs_review'),
+        'properties', json_build_object(
+            'cards', json_build_object(
+                'type', 'array', 'maxItems', least(p_max_cards, v_limits.cards),
+                'items', json_build_object('anyOf', json_build_array(
+                    json_build_object(
+                        'type', 'object', 'required', json_build_array('type', 'cue', 'answer', 'evidence'),
+                        'properties', json_build_object(
+                            'type', json_build_object('const', 'qa'),
+                            'cue', json_build_object('type', 'string', 'minLength', 1, 'maxLength', v_limits.cue),
+                            'answer', json_build_object('type', 'string', 'minLength', 1, 'maxLength', v_limits.answer),
+                            'evidence', v_evidence)),
+                    json_build_object(
+                        'type', 'object', 'required', json_build_array('type', 'text', 'evidence'),
+                        'properties', json_build_object(
+                            'type', json_build_object('const', 'cloze'),
+                            'text', json_build_object('type', 'string', 'minLength', 1, 'maxLength', v_limits.cloze_text),
+                            'evidence', v_evidence))))),
+            'needs_review', json_build_object('anyOf', json_build_array(
+                json_build_object('type', 'null'),
+                json_build_object(
+                    'type', 'object', 'required', json_build_array('reason'),
+                    'properties', json_build_object(
+                        'reason', json_build_object('type', 'string', 'minLength', 1, 'maxLength', v_limits.reason)))))));
+END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_result_schema(integer) FROM PUBLIC;
+
 -- study_card_shape_problem(card) -> what is wrong with the shape of one card, or NULL.
--- A card is an object with "type" "qa" (string "cue" up to 300 characters, string
--- "answer" up to 300) or "cloze" (string "text" up to 600), each non-empty after
+-- A card is an object with "type" "qa" (string "cue" and "answer") or "cloze" (string
+-- "text"), each within its length of study_card_limits() and non-empty after
 -- study_card_norm and free of bidi controls (U+202A-202E, U+2066-2069: they make a
 -- text display in another order than the guards compare it), and "evidence": absent,
 -- null or an array (an empty or missing one is the evidence_missing guard's) of at most
--- 5 objects, each with a "source" that is a string or a number (a number is a raw id:
--- the evidence_foreign guard's) and a string "quote" up to 1000 characters, non-empty
+-- evidence objects, each with a "source" that is a string or a number (a number is a raw
+-- id: the evidence_foreign guard's) and a string "quote" within its length, non-empty
 -- after study_card_norm. Other keys are ignored. Lengths are checked before anything
 -- reads the text, so an oversized field costs nothing.
 CREATE OR REPLACE FUNCTION study_card_shape_problem(p_card jsonb)
@@ -341,6 +415,7 @@ DECLARE
     v_item jsonb;
     v_index integer;
     v_bidi text;
+    v_limits record := study_card_limits();
 BEGIN
     IF jsonb_typeof(p_card) IS DISTINCT FROM 'object' THEN
         RETURN format('a card must be a JSON object, not %s', coalesce(jsonb_typeof(p_card), 'SQL NULL'));
@@ -350,7 +425,8 @@ BEGIN
     END IF;
     FOR v_field, v_limit IN
         SELECT f.name, f.max_length
-          FROM (VALUES ('qa', 'cue', 300), ('qa', 'answer', 300), ('cloze', 'text', 600))
+          FROM (VALUES ('qa', 'cue', v_limits.cue), ('qa', 'answer', v_limits.answer),
+                       ('cloze', 'text', v_limits.cloze_text))
                AS f(card_type, name, max_length)
          WHERE f.card_type = p_card ->> 'type'
     LOOP
@@ -371,8 +447,8 @@ BEGIN
     END LOOP;
     IF jsonb_typeof(p_card -> 'evidence') NOT IN ('array', 'null') THEN
         RETURN format('evidence must be an array, not %s', jsonb_typeof(p_card -> 'evidence'));
-    ELSIF jsonb_array_length(coalesce(nullif(p_card -> 'evidence', 'null'), '[]')) > 5 THEN
-        RETURN format('%s evidence items; the limit is 5', jsonb_array_length(p_card -> 'evidence'));
+    ELSIF jsonb_array_length(coalesce(nullif(p_card -> 'evidence', 'null'), '[]')) > v_limits.evidence THEN
+        RETURN format('%s evidence items; the limit is %s', jsonb_array_length(p_card -> 'evidence'), v_limits.evidence);
     END IF;
     FOR v_item, v_index IN
         SELECT e.value, e.ord - 1
@@ -386,9 +462,9 @@ BEGIN
         ELSIF jsonb_typeof(v_item -> 'quote') IS DISTINCT FROM 'string' THEN
             RETURN format('evidence %s: quote must be a string, not %s',
                           v_index, coalesce(jsonb_typeof(v_item -> 'quote'), 'missing'));
-        ELSIF char_length(v_item ->> 'quote') > 1000 THEN
-            RETURN format('evidence %s: quote is %s characters long; the limit is 1000',
-                          v_index, char_length(v_item ->> 'quote'));
+        ELSIF char_length(v_item ->> 'quote') > v_limits.quote THEN
+            RETURN format('evidence %s: quote is %s characters long; the limit is %s',
+                          v_index, char_length(v_item ->> 'quote'), v_limits.quote);
         ELSIF study_card_norm(v_item ->> 'quote') = '' THEN
             RETURN format('evidence %s: quote is empty', v_index);
         END IF;

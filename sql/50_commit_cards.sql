@@ -3,7 +3,7 @@
 
 -- study_card_review_reason(needs_review) -> the reason the LLM flagged the explanation,
 -- or NULL when it did not. Accepted: absent (SQL NULL), JSON null, false, or an object
--- whose "reason" is a non-empty string of at most 1000 characters. Anything else raises
+-- whose "reason" is a non-empty string within study_card_limits().reason. Anything else raises
 -- SQLSTATE 22023 (invalid_parameter_value): a review flag is a claim about the
 -- explanation and is not guessed at, so the result is refused like a wrong shape.
 CREATE OR REPLACE FUNCTION study_card_review_reason(p_needs_review jsonb)
@@ -18,10 +18,10 @@ BEGIN
     IF jsonb_typeof(p_needs_review) = 'object'
        AND jsonb_typeof(p_needs_review -> 'reason') = 'string'
        AND btrim(p_needs_review ->> 'reason') <> ''
-       AND char_length(p_needs_review ->> 'reason') <= 1000 THEN
+       AND char_length(p_needs_review ->> 'reason') <= (study_card_limits()).reason THEN
         RETURN btrim(p_needs_review ->> 'reason');
     END IF;
-    RAISE EXCEPTION 'needs_review must be null or {"reason": "…"} with a reason of 1 to 1000 characters'
+    RAISE EXCEPTION 'needs_review must be null or {"reason": "…"} with a reason of 1 to % characters', (study_card_limits()).reason
         USING ERRCODE = 'invalid_parameter_value', DETAIL = format('got %s', left(p_needs_review::text, 200));
 END
 $$;
@@ -59,7 +59,7 @@ REVOKE EXECUTE ON FUNCTION study_card_close_job(bigint, text, text, text, bigint
 -- study_card_judge(job, cards) -> {"survivors": [{"index", "key", "card"}], "dropped":
 -- [{"index", "reason", "detail"}]}: what commit_cards keeps of an LLM result's cards,
 -- deciding and writing nothing else. Each card, by its 0-based index, is dropped with
--- the first guard it fails: invalid_shape (also every card past the 20th: never
+-- the first guard it fails: invalid_shape (also every card past study_card_limits().cards: never
 -- truncated silently, and never read either), then study_card_check's guards, then
 --   duplicate_in_batch  the same norm_key as an earlier card of this result that is
 --                       kept, or a near-duplicate of one
@@ -75,7 +75,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = public, pg_temp
 AS $$
 DECLARE
-    c_max_cards constant integer := 20;
+    c_max_cards constant integer := (study_card_limits()).cards;
     v_cards jsonb := (SELECT coalesce(jsonb_agg(c.value ORDER BY c.ord), '[]')
                         FROM jsonb_array_elements(p_cards) WITH ORDINALITY AS c(value, ord)
                        WHERE c.ord <= c_max_cards);

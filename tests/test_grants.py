@@ -14,7 +14,7 @@ from card_sources import add_question, add_user, commit, hold_job, qa, sqlstate_
 
 WORKER_FUNCTIONS = {"study_card_claim", "study_card_heartbeat", "study_card_release", "study_card_fail",
                     "study_card_enqueue", "study_card_reap", "study_card_gather", "commit_cards",
-                    "study_card_check_result"}
+                    "study_card_check_result", "study_card_result_schema"}
 PROJECT_FUNCTIONS = ("SELECT p.oid, p.proname, p.oid::regprocedure::text AS signature FROM pg_proc p"
                      " WHERE p.pronamespace = 'public'::regnamespace AND (p.proname = 'commit_cards'"
                      "  OR p.proname LIKE 'study\\_card\\_%' OR p.proname LIKE 'tg\\_%\\_\\_study\\_card\\_%')")
