@@ -21,7 +21,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from study_cards import local_pg, schema
+from study_cards import schema
+from study_cards.dev import local_pg
 
 ROOT = Path(__file__).resolve().parent.parent
 

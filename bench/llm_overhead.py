@@ -17,7 +17,7 @@ waiting between jobs.
 import psycopg
 
 from bench.harness import Bench, Row, wait_for, worker_process
-from tests.fake_llm import FakeLLM, Reply
+from study_cards.dev.fake_llm import FakeLLM, Reply
 
 LLM_SECONDS = 0.3
 CONCURRENCIES = (1, 4)

@@ -26,7 +26,7 @@ from psycopg.types.json import Jsonb
 
 from bench import peers
 from bench.harness import Bench, Row, percentile, processes, worker_process
-from tests.fake_llm import FakeLLM
+from study_cards.dev.fake_llm import FakeLLM
 
 PAUSE = 0.02
 CLAIMER = "bench-listener"

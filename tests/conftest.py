@@ -12,7 +12,8 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from pytest_postgresql import factories
 
-from study_cards import local_pg, schema
+from study_cards import schema
+from study_cards.dev import local_pg
 
 SERVER = local_pg.start(Path(tempfile.mkdtemp(prefix="study-cards-test-")) / "pgdata", keep=False)
 SERVER_INFO = SERVER.get_postmaster_info()

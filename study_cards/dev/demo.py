@@ -4,13 +4,13 @@
 2. the schema, applied by the command users run (study_cards.schema apply);
 3. the Korean sample study set (sample_data/study_set.sql), loaded idempotently;
 4. every explanation stamped as freshly generated, so the triggers enqueue one job each;
-5. the LLM: MLX_BASE_URL when set, else the embedded Gemma 3 270M (study_cards.local_llm);
+5. the LLM: MLX_BASE_URL when set, else the embedded Gemma 3 270M (study_cards.dev.local_llm);
 6. the real worker (worker.py --once) until the queue is drained, one log line per job;
 7. a summary: jobs by status and error code, cards kept, cards dropped by reason, five
    example cards with their evidence, and how to look around with psql.
 
-    python -m study_cards.demo [--var DIR]   data under DIR (default $STUDY_CARDS_VAR or ./var)
-    python -m study_cards.demo --stop        stop the demo's PostgreSQL
+    python -m study_cards.dev.demo [--var DIR]   data under DIR (default $STUDY_CARDS_VAR or ./var)
+    python -m study_cards.dev.demo --stop        stop the demo's PostgreSQL
 
 Every run stamps the explanations again: the second run shows a regeneration (cards the
 model reproduces keep their id, the others are retired).
@@ -28,9 +28,10 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from study_cards import local_llm, local_pg, schema
+from study_cards import schema
+from study_cards.dev import local_llm, local_pg
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 STUDY_SET = ROOT / "sample_data" / "study_set.sql"
 DATABASE = "study_cards"
 # The jobs this run made or touched: enqueued, requested again (run_after) or claimed.

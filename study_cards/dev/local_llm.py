@@ -6,7 +6,7 @@ one file and checks its sha256).
     with local_llm.running(var / "models", var / "llm.log") as (base_url, model):
         ...  # the worker talks to base_url exactly as it talks to mlx_lm.server
 
-    python -m study_cards.local_llm serve --models DIR --port N   (what running() starts)
+    python -m study_cards.dev.local_llm serve --models DIR --port N   (what running() starts)
 
 Honest expectations: a 270M model writes poor cards (it copies the prompt's example,
 cites sources it was not given, paraphrases its quotes); the guards in commit_cards
@@ -39,7 +39,7 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MODEL_ALIAS = "gemma-3-270m"
 CONTEXT_TOKENS = 8192  # the gathered sources (S1..S6) plus the answer fit with room to spare
 MAX_LIST_ITEMS = 2  # evidence items per card (and cards per result) at most, whatever the schema allows
@@ -82,7 +82,7 @@ def running(models_dir: Path, log_path: Path):
     base_url = f"http://127.0.0.1:{port}/v1"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        server = subprocess.Popen([sys.executable, "-m", "study_cards.local_llm", "serve",
+        server = subprocess.Popen([sys.executable, "-m", "study_cards.dev.local_llm", "serve",
                                    "--models", str(models_dir), "--port", str(port)],
                                   stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     try:
@@ -188,7 +188,7 @@ def serve(models_dir: Path, port: int) -> None:
 
 
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="python -m study_cards.local_llm")
+    parser = argparse.ArgumentParser(prog="python -m study_cards.dev.local_llm")
     commands = parser.add_subparsers(dest="command", required=True)
     serve_command = commands.add_parser("serve", help="serve the Gemma 3 270M GGUF on 127.0.0.1:PORT")
     serve_command.add_argument("--models", type=Path, required=True, help="where the GGUF file is assembled")
