@@ -6,7 +6,8 @@
 
 DATABASE_URL is a libpq URL or conninfo string (postgresql://user@host/db), taken from
 the argument or the environment. `apply` is idempotent: run it after every upgrade.
-Users, the tests, the demo and docker-compose all call `apply` from here.
+Users, the tests, the demo and docker-compose all call `apply` from here. A database
+this project cannot serve raises SchemaError, which the command line prints (status 1).
 """
 
 import os
@@ -25,6 +26,10 @@ MIGRATIONS = ROOT / "migrations"
 SQL_DIR = ROOT / "sql"
 # One advisory lock key for every schema change, so two appliers queue up.
 SCHEMA_LOCK_KEY = 0x5C0DE_CA4D
+
+
+class SchemaError(Exception):
+    """The database cannot take the schema; the message says why and what to do."""
 
 
 def yoyo_uri(database_url: str) -> str:
@@ -54,7 +59,7 @@ def check_database(conn: psycopg.Connection) -> None:
         " WHERE datname = current_database()"
     ).fetchone()
     if encoding != "UTF8":
-        raise SystemExit(f"study cards need a UTF8 database; this one is {encoding}.")
+        raise SchemaError(f"study cards need a UTF8 database; this one is {encoding}.")
     available = dict(
         conn.execute(
             "SELECT name, default_version FROM pg_available_extensions"
@@ -63,14 +68,14 @@ def check_database(conn: psycopg.Connection) -> None:
     )
     for needed in ("vector", "pg_trgm"):
         if needed not in available:
-            raise SystemExit(f"the extension {needed} is not installed on this server.")
+            raise SchemaError(f"the extension {needed} is not installed on this server.")
     major, minor = (int(part) for part in available["vector"].split(".")[:2])
     if (major, minor) < (0, 7):
-        raise SystemExit(f"pgvector >= 0.7 is needed; the server has {available['vector']}.")
+        raise SchemaError(f"pgvector >= 0.7 is needed; the server has {available['vector']}.")
     if conn.execute("SELECT current_setting('server_version_num')::int").fetchone()[0] < 160000:
-        raise SystemExit("PostgreSQL 16 or newer is needed.")
+        raise SchemaError("PostgreSQL 16 or newer is needed.")
     if conn.execute("SELECT '가나다' ~ '^[[:alpha:]]+$'").fetchone()[0] is not True:
-        raise SystemExit(
+        raise SchemaError(
             f"the database's LC_CTYPE is {ctype!r}, under which Hangul is not a letter, so "
             "pg_trgm would see no Korean words. Create the database with "
             "LC_CTYPE 'C.UTF-8' (or ko_KR.UTF-8, en_US.UTF-8)."
@@ -143,21 +148,30 @@ def dump(database_url: str) -> str:
     return "\n".join(lines).strip() + "\n"
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str]) -> int:
+    """The command line: 0 when done, 1 when the database cannot take the schema
+    (SchemaError, its message on stderr), 2 for a usage error."""
     if len(argv) < 1 or argv[0] not in ("apply", "rollback", "dump"):
-        raise SystemExit(__doc__)
+        print(__doc__, file=sys.stderr)
+        return 2
     database_url = argv[1] if len(argv) > 1 else os.environ.get("DATABASE_URL")
     if not database_url:
-        raise SystemExit("set DATABASE_URL or pass it as an argument")
-    if argv[0] == "apply":
-        done = apply(database_url)
-        print(f"migrations applied: {', '.join(done['migrations']) or 'none pending'}")
-        print(f"sql files installed: {', '.join(done['sql']) or 'none'}")
-    elif argv[0] == "rollback":
-        print(f"migrations rolled back: {', '.join(rollback(database_url)) or 'none'}")
-    else:
-        sys.stdout.write(dump(database_url))
+        print("set DATABASE_URL or pass it as an argument", file=sys.stderr)
+        return 2
+    try:
+        if argv[0] == "apply":
+            done = apply(database_url)
+            print(f"migrations applied: {', '.join(done['migrations']) or 'none pending'}")
+            print(f"sql files installed: {', '.join(done['sql']) or 'none'}")
+        elif argv[0] == "rollback":
+            print(f"migrations rolled back: {', '.join(rollback(database_url)) or 'none'}")
+        else:
+            sys.stdout.write(dump(database_url))
+    except SchemaError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))

@@ -1,6 +1,8 @@
 """migrations/ and study_cards/schema.py: apply, re-apply, additive install, rollback, dump."""
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
@@ -132,8 +134,12 @@ def test_a_database_whose_ctype_does_not_know_hangul_is_refused(empty_database):
     with psycopg.connect(make_conninfo(empty_database, dbname="postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 LC_CTYPE 'C' LC_COLLATE 'C'").format(sql.Identifier(name)))
     try:
-        with pytest.raises(SystemExit, match="Hangul is not a letter"):
+        with pytest.raises(schema.SchemaError, match="Hangul is not a letter"):
             schema.apply(make_conninfo(empty_database, dbname=name))
+        # the command line says so on stderr, with status 1 and no traceback
+        done = subprocess.run([sys.executable, "-m", "study_cards.schema", "apply", make_conninfo(empty_database, dbname=name)],
+                              cwd=schema.ROOT, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1 and "Hangul is not a letter" in done.stderr and "Traceback" not in done.stderr
     finally:
         with psycopg.connect(make_conninfo(empty_database, dbname="postgres"), autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(name)))
