@@ -32,6 +32,23 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_retry_delay(int) FROM PUBLIC;
 
+-- study_card_next_status(p_error_code text, p_attempts int, p_max_attempts int) -> text
+-- The status of a job whose attempt (the p_attempts-th) ended with p_error_code, read
+-- from the vocabulary (study_card_error_codes, migration 0013): 'pending' (retried) when
+-- the code is retryable and p_attempts < p_max_attempts, else the code's closes_with.
+-- NULL for a code the vocabulary does not know. Used by fail, claim and reap.
+-- Errors: none. (A string body: it adds no dependency on the table.)
+CREATE OR REPLACE FUNCTION study_card_next_status(p_error_code text, p_attempts int, p_max_attempts int)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = public, pg_temp
+AS $$
+    SELECT CASE WHEN e.retryable AND p_attempts < p_max_attempts THEN 'pending' ELSE e.closes_with END
+      FROM study_card_error_codes e
+     WHERE e.code = p_error_code
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_next_status(text, int, int) FROM PUBLIC;
+
 -- study_card_max_lease() -> interval
 -- The longest lease claim and heartbeat grant, and how long after its last renewal
 -- any lease is over: the setting study_card.max_lease as the database's (ALTER DATABASE
@@ -117,12 +134,13 @@ REVOKE EXECUTE ON FUNCTION study_card_carry_request(bigint) FROM PUBLIC;
 -- worker's; taken over, takeovers + 1, the lost attempt recorded as error_code
 -- lease_expired), then pending jobs with run_after <= now(), highest priority first,
 -- then the oldest (lowest id). Jobs whose lease is over with no attempt left are closed
--- as failed (lease_expired, takeovers + 1) on the way.
--- A job whose source is gone, not ready or at another version is closed here (skipped,
--- error_code source_deleted / no_ready_explanation / stale_version, from
--- study_card_source_problem) and not returned (a requested document that changed is
--- carried to its current version: study_card_carry_request); claim goes on until it has p_limit jobs
--- or the queue has no more runnable ones.
+-- on the way (lease_expired, takeovers + 1; status from study_card_next_status: failed).
+-- A job whose source is gone, not ready or at another version is closed here
+-- (error_code source_deleted / no_ready_explanation / stale_version, from
+-- study_card_source_problem; status: the code's closes_with, skipped) and not returned
+-- (a requested document that changed is carried to its current version:
+-- study_card_carry_request); claim goes on until it has p_limit jobs or the queue has
+-- no more runnable ones.
 -- Errors: 22023 when p_worker is blank, p_limit < 1 or p_lease is not positive.
 CREATE OR REPLACE FUNCTION study_card_claim(p_worker text, p_limit int DEFAULT 1,
                                             p_lease interval DEFAULT '10 minutes')
@@ -147,20 +165,23 @@ BEGIN
     END IF;
     v_lease := least(p_lease, study_card_max_lease());
 
+    -- A lost lease is an attempt ended with lease_expired: a job the vocabulary does not
+    -- send back to pending is closed here, the others are taken over below.
     UPDATE study_memo_card_jobs
-       SET status = 'failed', error_code = 'lease_expired', completed_at = now(),
+       SET status = study_card_next_status('lease_expired', attempts, max_attempts),
+           error_code = 'lease_expired', completed_at = now(),
            error_message = format('lease of %s (%s) expired at %s; no attempt left', locked_by, locked_by_role,
                                   study_card_lease_end(lease_expires_at, lease_renewed_at)),
            locked_by = NULL, lease_expires_at = NULL, takeovers = takeovers + 1
      WHERE id IN (SELECT id FROM study_memo_card_jobs
                    WHERE status = 'processing' AND study_card_lease_end(lease_expires_at, lease_renewed_at) < now()
-                     AND attempts >= max_attempts
+                     AND study_card_next_status('lease_expired', attempts, max_attempts) <> 'pending'
                      FOR UPDATE SKIP LOCKED);
 
     LOOP
         v_ids := ARRAY(SELECT id FROM study_memo_card_jobs
                         WHERE status = 'processing' AND study_card_lease_end(lease_expires_at, lease_renewed_at) < now()
-                          AND attempts < max_attempts
+                          AND study_card_next_status('lease_expired', attempts, max_attempts) = 'pending'
                         ORDER BY priority DESC, id
                         LIMIT v_wanted
                           FOR UPDATE SKIP LOCKED);
@@ -174,13 +195,14 @@ BEGIN
         EXIT WHEN cardinality(v_ids) = 0;
 
         UPDATE study_memo_card_jobs j
-           SET status = 'skipped', error_code = c.problem, completed_at = now(),
+           SET status = e.closes_with, error_code = c.problem, completed_at = now(),
                error_message = format('closed at claim by %s', p_worker),
                locked_by = NULL, lease_expires_at = NULL
           FROM (SELECT id, study_card_source_problem(source_kind, source_id, source_version) AS problem
                   FROM study_memo_card_jobs
                  WHERE id = ANY (v_ids)) AS c
-         WHERE j.id = c.id AND c.problem IS NOT NULL;
+          JOIN study_card_error_codes e ON e.code = c.problem
+         WHERE j.id = c.id;
         PERFORM study_card_carry_request(id) FROM unnest(v_ids) AS id;
 
         RETURN QUERY
@@ -196,7 +218,8 @@ BEGIN
                                                 study_card_lease_end(j.lease_expires_at, j.lease_renewed_at),
                                                 p_worker, session_user)
                                     ELSE j.error_message END
-         WHERE j.id = ANY (v_ids) AND j.status IN ('pending', 'processing')
+         WHERE j.id = ANY (v_ids)  -- and not closed just above:
+           AND j.status IN (SELECT status FROM study_card_job_statuses WHERE NOT terminal)
         RETURNING j.*;
         GET DIAGNOSTICS v_claimed = ROW_COUNT;
 
@@ -283,19 +306,19 @@ REVOKE EXECUTE ON FUNCTION study_card_release(bigint, text, interval) FROM PUBLI
 
 -- study_card_fail(p_job_id bigint, p_worker text, p_error_code text, p_message text)
 --   -> text, the job's new status.
--- Records a failed attempt of a held job (study_card_held_job) with one of the codes a
--- worker may report, all retryable: parse_fail, llm_timeout, unknown. The job goes back
--- to 'pending' with run_after = now() + study_card_retry_delay(attempts) while attempts <
--- max_attempts, else to 'failed'. error_code and error_message (the first 2000
--- characters of p_message) are stored; the lease is cleared; completed_at is set when
--- the job is closed.
--- The codes that end a job for good are the database's alone: stale_version,
--- source_deleted and no_ready_explanation (claim and commit_cards find them from the
--- source), all_dropped (commit_cards), lease_expired (claim and reap). A worker that
--- could record them would close a current version for good (the sweep never extracts
--- it again).
--- Errors: 22023 for any other code (checked first); 55000 when the caller does not hold
--- the job. Locks: the job row (FOR UPDATE).
+-- Records a failed attempt of a held job (study_card_held_job) with a code the vocabulary
+-- lets a worker record (study_card_error_codes.recorded_by = 'worker': parse_fail,
+-- llm_timeout, unknown; all retryable). The new status is study_card_next_status: back
+-- to 'pending' with run_after = now() + study_card_retry_delay(attempts) while attempts
+-- < max_attempts, else the code's closes_with ('failed'). error_code and error_message
+-- (the first 2000 characters of p_message) are stored; the lease is cleared;
+-- completed_at is set when the job is closed.
+-- The other codes are the database's alone (claim, reap and commit_cards record them);
+-- a worker that could record one that ends a job for good would close a current
+-- version for good (the sweep never extracts it again).
+-- Errors: 22023 for a code the worker may not record or the vocabulary does not know
+-- (checked first; the message lists the worker's codes); 55000 when the caller does not
+-- hold the job. Locks: the job row (FOR UPDATE).
 CREATE OR REPLACE FUNCTION study_card_fail(p_job_id bigint, p_worker text, p_error_code text,
                                            p_message text)
 RETURNS text
@@ -303,22 +326,25 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
 AS $$
 DECLARE
+    v_code study_card_error_codes;
     v_job study_memo_card_jobs;
     v_status text;
+    v_worker_codes text := (SELECT string_agg(code, ', ' ORDER BY code)
+                              FROM study_card_error_codes WHERE recorded_by = 'worker');
 BEGIN
-    IF p_error_code IN ('stale_version', 'source_deleted', 'no_ready_explanation', 'all_dropped', 'lease_expired') THEN
-        RAISE EXCEPTION 'error code % ends a job for good and is recorded by the database only, not through study_card_fail',
-                        p_error_code
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'a worker reports parse_fail, llm_timeout or unknown; claim and commit_cards close a job '
-                         'whose source is gone or has moved on, commit_cards writes all_dropped, claim and reap lease_expired';
-    ELSIF p_error_code IS NULL OR p_error_code NOT IN ('parse_fail', 'llm_timeout', 'unknown') THEN
+    SELECT * INTO v_code FROM study_card_error_codes WHERE code = p_error_code;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown error code %', coalesce(quote_literal(p_error_code), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'one of parse_fail, llm_timeout, unknown';
+                  HINT = format('a worker records one of: %s', v_worker_codes);
+    ELSIF v_code.recorded_by <> 'worker' THEN
+        RAISE EXCEPTION 'error code % is recorded by the database only, not through study_card_fail', p_error_code
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = v_code.meaning,
+                  HINT = format('a worker records one of: %s', v_worker_codes);
     END IF;
     v_job := study_card_held_job(p_job_id, p_worker);
-    v_status := CASE WHEN v_job.attempts >= v_job.max_attempts THEN 'failed' ELSE 'pending' END;
+    v_status := study_card_next_status(p_error_code, v_job.attempts, v_job.max_attempts);
     UPDATE study_memo_card_jobs
        SET status = v_status, error_code = p_error_code, error_message = left(p_message, 2000),
            run_after = CASE WHEN v_status = 'pending' THEN now() + study_card_retry_delay(attempts)
@@ -335,10 +361,10 @@ REVOKE EXECUTE ON FUNCTION study_card_fail(bigint, text, text, text) FROM PUBLIC
 -- For operators (claim does the same on its way, job by job): every processing job whose
 -- lease is over (study_card_lease_end < now(), so a lease stored longer than
 -- study_card_max_lease() is over that long after its last renewal) goes back to
--- pending, runnable now, or to failed when it has no attempt left; error_code
--- lease_expired either way, the lost attempt counted, takeovers + 1. Jobs locked by a
--- concurrent transaction are left for the next call (FOR UPDATE SKIP LOCKED). NOTIFY
--- for the jobs made pending. Errors: none.
+-- pending, runnable now, or is closed when it has no attempt left
+-- (study_card_next_status: failed); error_code lease_expired either way, the lost
+-- attempt counted, takeovers + 1. Jobs locked by a concurrent transaction are left for
+-- the next call (FOR UPDATE SKIP LOCKED). NOTIFY for the jobs made pending. Errors: none.
 CREATE OR REPLACE FUNCTION study_card_reap() RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
@@ -348,17 +374,19 @@ DECLARE
     v_requeued int;
 BEGIN
     WITH reaped AS (
-        UPDATE study_memo_card_jobs
-           SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
-               completed_at = CASE WHEN attempts >= max_attempts THEN now() END,
+        UPDATE study_memo_card_jobs j
+           SET status = n.status,
+               completed_at = CASE WHEN n.status = 'pending' THEN NULL ELSE now() END,
                run_after = now(), error_code = 'lease_expired',
-               error_message = format('lease of %s (%s) expired at %s; reaped', locked_by, locked_by_role,
-                                      study_card_lease_end(lease_expires_at, lease_renewed_at)),
-               locked_by = NULL, lease_expires_at = NULL, takeovers = takeovers + 1
-         WHERE id IN (SELECT id FROM study_memo_card_jobs
-                       WHERE status = 'processing' AND study_card_lease_end(lease_expires_at, lease_renewed_at) < now()
-                         FOR UPDATE SKIP LOCKED)
-        RETURNING status
+               error_message = format('lease of %s (%s) expired at %s; reaped', j.locked_by, j.locked_by_role,
+                                      study_card_lease_end(j.lease_expires_at, j.lease_renewed_at)),
+               locked_by = NULL, lease_expires_at = NULL, takeovers = j.takeovers + 1
+          FROM (SELECT id, study_card_next_status('lease_expired', attempts, max_attempts) AS status
+                  FROM study_memo_card_jobs
+                 WHERE status = 'processing' AND study_card_lease_end(lease_expires_at, lease_renewed_at) < now()
+                   FOR UPDATE SKIP LOCKED) AS n
+         WHERE j.id = n.id
+        RETURNING j.status
     )
     SELECT count(*), count(*) FILTER (WHERE status = 'pending') INTO v_reaped, v_requeued FROM reaped;
     PERFORM study_card_notify(v_requeued);

@@ -25,7 +25,9 @@ REVOKE EXECUTE ON FUNCTION study_card_retry(bigint) FROM PUBLIC;
 
 -- study_card_retry_failed(p_error_code text DEFAULT NULL) -> int
 -- study_card_retry for every failed job, or only those whose error_code is p_error_code;
--- returns how many went back to pending. NOTIFY with that count. Errors: none.
+-- returns how many went back to pending. NOTIFY with that count.
+-- Errors: 22023 when p_error_code is not in the vocabulary (study_card_error_codes), so
+-- that a misspelt code is not read as "none failed with it".
 CREATE OR REPLACE FUNCTION study_card_retry_failed(p_error_code text DEFAULT NULL) RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
@@ -33,6 +35,11 @@ AS $$
 DECLARE
     v_retried int;
 BEGIN
+    IF p_error_code IS NOT NULL AND NOT EXISTS (SELECT FROM study_card_error_codes WHERE code = p_error_code) THEN
+        RAISE EXCEPTION 'unknown error code %', quote_literal(p_error_code)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = (SELECT 'one of: ' || string_agg(code, ', ' ORDER BY code) FROM study_card_error_codes);
+    END IF;
     UPDATE study_memo_card_jobs
        SET status = 'pending', attempts = 0, run_after = now(), completed_at = NULL
      WHERE status = 'failed' AND (p_error_code IS NULL OR error_code = p_error_code);
@@ -62,7 +69,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     DELETE FROM study_memo_card_jobs j
-     WHERE j.status IN ('completed', 'failed', 'skipped')
+     WHERE j.status IN (SELECT status FROM study_card_job_statuses WHERE terminal)
        AND coalesce(j.completed_at, j.created_at) < now() - p_older_than
        AND NOT EXISTS (SELECT FROM study_card_source(j.source_kind, j.source_id) AS s
                         WHERE s.version = j.source_version);
@@ -72,13 +79,17 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_prune(interval) FROM PUBLIC;
 
--- study_card_job_stats: one row per (status, error_code) with
+-- study_card_job_stats: one row per (status, error_code) present, in lifecycle order
+-- (study_card_job_statuses), with
+--   terminal           the status ends the job (study_card_job_statuses)
+--   retryable          the error code sends the job back to pending while attempts are
+--                      left (study_card_error_codes); NULL without an error code
 --   jobs               how many jobs are in that state
 --   runnable           pending jobs whose run_after has come (claimable now)
 --   expired_leases     processing jobs whose lease is over (study_card_lease_end: a
 --                      vanished worker's; the next claim takes them over)
---   oldest_age         age of the oldest job of an unfinished state (pending, processing)
---   finished_last_day  jobs of a finished state that finished within the last 24 hours
+--   oldest_age         age of the oldest job of a state that is not terminal
+--   finished_last_day  jobs that finished within the last 24 hours
 --   median_duration, p95_duration
 --                      their processing time (completed_at - started_at, the last attempt)
 --   taken_over         jobs whose lease was lost at least once (a claim took the job over
@@ -86,22 +97,50 @@ REVOKE EXECUTE ON FUNCTION study_card_prune(interval) FROM PUBLIC;
 --                      a completed job keeps this record, while its error_code no
 --                      longer says lease_expired
 --   takeovers          how many leases those jobs lost in all (the takeovers column)
+-- Migration 0013 dropped the view of the earlier layout; CREATE OR REPLACE keeps grants
+-- an operator gave on it.
 CREATE OR REPLACE VIEW study_card_job_stats AS
-SELECT status,
-       error_code,
+SELECT j.status,
+       s.terminal,
+       j.error_code,
+       e.retryable,
        count(*) AS jobs,
-       count(*) FILTER (WHERE status = 'pending' AND run_after <= now()) AS runnable,
-       count(*) FILTER (WHERE status = 'processing'
-                          AND study_card_lease_end(lease_expires_at, lease_renewed_at) < now()) AS expired_leases,
-       now() - min(created_at) FILTER (WHERE status IN ('pending', 'processing')) AS oldest_age,
-       count(*) FILTER (WHERE completed_at > now() - interval '1 day') AS finished_last_day,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY completed_at - started_at)
-           FILTER (WHERE completed_at > now() - interval '1 day') AS median_duration,
-       percentile_cont(0.95) WITHIN GROUP (ORDER BY completed_at - started_at)
-           FILTER (WHERE completed_at > now() - interval '1 day') AS p95_duration,
-       count(*) FILTER (WHERE takeovers > 0) AS taken_over,
-       sum(takeovers) AS takeovers
-  FROM study_memo_card_jobs
- GROUP BY status, error_code
- ORDER BY array_position(ARRAY['pending', 'processing', 'completed', 'failed', 'skipped']::varchar[], status),
-          error_code NULLS FIRST;
+       count(*) FILTER (WHERE j.status = 'pending' AND j.run_after <= now()) AS runnable,
+       count(*) FILTER (WHERE j.status = 'processing'
+                          AND study_card_lease_end(j.lease_expires_at, j.lease_renewed_at) < now()) AS expired_leases,
+       now() - min(j.created_at) FILTER (WHERE NOT s.terminal) AS oldest_age,
+       count(*) FILTER (WHERE j.completed_at > now() - interval '1 day') AS finished_last_day,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY j.completed_at - j.started_at)
+           FILTER (WHERE j.completed_at > now() - interval '1 day') AS median_duration,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY j.completed_at - j.started_at)
+           FILTER (WHERE j.completed_at > now() - interval '1 day') AS p95_duration,
+       count(*) FILTER (WHERE j.takeovers > 0) AS taken_over,
+       sum(j.takeovers) AS takeovers
+  FROM study_memo_card_jobs j
+  -- Outer joins: the CHECK constraints keep both in the vocabulary, and a job never
+  -- disappears from the counts if they did not.
+  LEFT JOIN study_card_job_statuses s ON s.status = j.status
+  LEFT JOIN study_card_error_codes e ON e.code = j.error_code
+ GROUP BY j.status, s.lifecycle_order, s.terminal, j.error_code, e.retryable
+ ORDER BY s.lifecycle_order, j.error_code NULLS FIRST;
+
+-- study_card_drop_stats: one row per drop reason (study_card_drop_reasons, in guard
+-- order; every reason appears, 0 when none), over the last report of every job the
+-- table holds (payload->'report'->'dropped'; study_card_prune deletes old jobs):
+--   reason, guard_order  the reason and its place in the guard order
+--   dropped_cards        how many cards were dropped with it
+--   jobs                 how many jobs dropped at least one card with it
+-- A reason found in a report but not in the vocabulary is listed last, guard_order NULL.
+CREATE OR REPLACE VIEW study_card_drop_stats AS
+SELECT coalesce(r.reason, d.reason) AS reason,
+       r.guard_order,
+       coalesce(d.dropped_cards, 0) AS dropped_cards,
+       coalesce(d.jobs, 0) AS jobs
+  FROM study_card_drop_reasons r
+  FULL JOIN (SELECT x.item ->> 'reason' AS reason, count(*) AS dropped_cards, count(DISTINCT j.id) AS jobs
+               FROM study_memo_card_jobs j
+              CROSS JOIN LATERAL jsonb_array_elements(
+                  CASE WHEN jsonb_typeof(j.payload -> 'report' -> 'dropped') = 'array'
+                       THEN j.payload -> 'report' -> 'dropped' END) AS x(item)
+              GROUP BY 1) AS d ON d.reason = r.reason
+ ORDER BY r.guard_order NULLS LAST, 1;

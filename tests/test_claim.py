@@ -287,14 +287,17 @@ def test_a_retryable_error_is_retried_once_then_the_job_fails(host, code):
 
 @pytest.mark.parametrize("code", ["stale_version", "source_deleted", "no_ready_explanation", "all_dropped",
                                   "lease_expired"])
-def test_a_worker_cannot_end_a_job_for_good_through_fail(host, worker_login, code):
+def test_a_worker_cannot_record_the_databases_codes_through_fail(host, worker_login, code):
     """As the worker role, on a job it holds: a code that ends a job for good would keep
-    the sweep from ever extracting that (current) version; only the database records them."""
+    the sweep from ever extracting that (current) version; only the database records them
+    (study_card_error_codes.recorded_by, tests/test_vocabulary.py)."""
     add_questions(host, 1)
     with psycopg.connect(worker_login("alice"), autocommit=True) as alice:
         claim(alice)
-        with pytest.raises(psycopg.errors.InvalidParameterValue, match="ends a job for good"):
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="recorded by the database only") as error:
             alice.execute("SELECT study_card_fail(1, 'w1', %s, 'why')", (code,))
+    assert error.value.diag.message_hint == "a worker records one of: llm_timeout, parse_fail, unknown"
+    assert error.value.diag.message_detail  # the code's meaning
     assert job(host, 1) == ("processing", 1, "w1", None)
 
 
@@ -302,8 +305,9 @@ def test_a_worker_cannot_end_a_job_for_good_through_fail(host, worker_login, cod
 def test_fail_refuses_codes_it_does_not_know(host, code):
     add_questions(host, 1)
     claim(host)
-    with pytest.raises(psycopg.errors.InvalidParameterValue, match="unknown error code"):
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="unknown error code") as error:
         host.execute("SELECT study_card_fail(1, 'w1', %s, 'x')", (code,))
+    assert error.value.diag.message_hint == "a worker records one of: llm_timeout, parse_fail, unknown"
     assert job(host, 1) == ("processing", 1, "w1", None)
 
 

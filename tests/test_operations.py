@@ -1,4 +1,5 @@
-"""sql/24_operations.sql: retry, retry_failed, prune and the study_card_job_stats view."""
+"""sql/24_operations.sql: retry, retry_failed, prune and the views study_card_job_stats and
+study_card_drop_stats."""
 
 from datetime import timedelta
 
@@ -79,6 +80,14 @@ def test_retry_failed_puts_back_every_failed_job_or_those_of_one_error_code(host
     assert received(listener) == [{"count": 2}, {"count": 1}]
 
 
+def test_retry_failed_refuses_a_code_the_vocabulary_does_not_know(host):
+    finish(host, add_question(host, 1), "failed", "parse_fail")
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="unknown error code 'parse_failed'") as error:
+        host.execute("SELECT study_card_retry_failed('parse_failed')")
+    assert error.value.diag.message_hint.startswith("one of: all_dropped, lease_expired, llm_timeout, ")
+    assert status(host, 1)[0] == "failed"
+
+
 def test_prune_deletes_old_finished_jobs_but_keeps_each_current_versions_job(host):
     old_version = add_question(host, 1)
     host.execute("UPDATE study_questions SET ai_explanation_generated_at = %s WHERE id = 1", (V2,))
@@ -130,16 +139,16 @@ def test_job_stats_count_by_status_and_error_code_with_ages_and_durations(host):
     finish(host, jobs[6], "failed", "parse_fail")
 
     rows = host.execute("""
-        SELECT status, error_code, jobs, runnable, expired_leases, oldest_age IS NOT NULL,
+        SELECT status, terminal, error_code, retryable, jobs, runnable, expired_leases, oldest_age IS NOT NULL,
                finished_last_day, median_duration, p95_duration
           FROM study_card_job_stats""").fetchall()
 
     assert rows == [
-        ("pending", None, 1, 0, 0, True, 0, None, None),
-        ("processing", None, 1, 0, 1, True, 0, None, None),
-        ("completed", None, 3, 0, 0, False, 3, timedelta(seconds=20), timedelta(seconds=56)),
-        ("completed", "all_dropped", 1, 0, 0, False, 0, None, None),
-        ("failed", "parse_fail", 1, 0, 0, False, 1, timedelta(seconds=20), timedelta(seconds=20)),
+        ("pending", False, None, None, 1, 0, 0, True, 0, None, None),
+        ("processing", False, None, None, 1, 0, 1, True, 0, None, None),
+        ("completed", True, None, None, 3, 0, 0, False, 3, timedelta(seconds=20), timedelta(seconds=56)),
+        ("completed", True, "all_dropped", False, 1, 0, 0, False, 0, None, None),
+        ("failed", True, "parse_fail", True, 1, 0, 0, False, 1, timedelta(seconds=20), timedelta(seconds=20)),
     ]
     oldest, = host.execute("SELECT oldest_age FROM study_card_job_stats WHERE status = 'processing'").fetchone()
     assert timedelta(hours=2) <= oldest < timedelta(hours=2, minutes=1)
@@ -158,12 +167,43 @@ def test_job_stats_keep_the_takeovers_of_jobs_that_finished_later(host):
     host.execute(expire, (jobs[1:2],))
     assert host.execute("SELECT study_card_reap()").fetchone()[0] == 1
 
-    rows = host.execute("SELECT status, error_code, jobs, taken_over, takeovers FROM study_card_job_stats").fetchall()
+    rows = host.execute("SELECT status, error_code, retryable, jobs, taken_over, takeovers FROM study_card_job_stats").fetchall()
     assert rows == [
-        ("pending", "lease_expired", 1, 1, 2),
-        ("processing", None, 1, 0, 0),
-        ("completed", "all_dropped", 1, 1, 1),
+        ("pending", "lease_expired", True, 1, 1, 2),
+        ("processing", None, None, 1, 0, 0),
+        ("completed", "all_dropped", False, 1, 1, 1),
     ]
+
+
+def test_drop_stats_count_the_dropped_cards_and_jobs_of_every_reason_in_guard_order(host):
+    """Every reason of the vocabulary appears, 0 when no report has it (review_rejected
+    among them, before the review pass exists); the counts come from the jobs' reports."""
+    jobs = [add_question(host, n) for n in (1, 2, 3, 4)]
+    host.execute("SELECT study_card_claim('w1', 1)")
+    host.execute("""SELECT commit_cards(%s, 'w1', '{"cards": [{"type": "qa"}, {"type": "cloze"}]}')""", (jobs[0],))
+    report = """UPDATE study_memo_card_jobs SET status = 'completed', completed_at = now(),
+                       payload = jsonb_build_object('report', jsonb_build_object('dropped', %s::jsonb)) WHERE id = %s"""
+    host.execute(report, ('[{"index": 0, "reason": "duplicate", "detail": "card 7"},'
+                          ' {"index": 2, "reason": "invalid_shape", "detail": "no cue"}]', jobs[1]))
+    host.execute(report, ('[{"index": 1, "reason": "duplicate", "detail": "card 8"},'
+                          ' {"index": 3, "reason": "duplicate", "detail": "card 9"}]', jobs[2]))
+    host.execute(report, ("[]", jobs[3]))
+
+    rows = host.execute("SELECT reason, guard_order, dropped_cards, jobs FROM study_card_drop_stats").fetchall()
+
+    reasons = host.execute("SELECT reason, guard_order FROM study_card_drop_reasons ORDER BY guard_order").fetchall()
+    counts = {"invalid_shape": (3, 2), "duplicate": (3, 2)}
+    assert rows == [(reason, order, *counts.get(reason, (0, 0))) for reason, order in reasons]
+    assert rows[-1][:3] == ("review_rejected", 12, 0)
+
+
+def test_drop_stats_list_a_reason_the_vocabulary_does_not_know_last(host):
+    job_id = add_question(host, 1)
+    host.execute("""UPDATE study_memo_card_jobs SET payload = '{"report": {"dropped": [{"index": 0, "reason": "retired_guard"}]}}'
+                     WHERE id = %s""", (job_id,))
+    rows = host.execute("SELECT reason, guard_order, dropped_cards, jobs FROM study_card_drop_stats").fetchall()
+    assert rows[-1] == ("retired_guard", None, 1, 1)
+    assert len(rows) == host.execute("SELECT count(*) FROM study_card_drop_reasons").fetchone()[0] + 1
 
 
 def test_a_version_moved_back_to_one_already_extracted_makes_no_job_until_requested(host):
