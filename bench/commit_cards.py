@@ -80,7 +80,7 @@ def prepare(conn: psycopg.Connection, cards: int, results: int) -> tuple[list[tu
     conn.execute("VACUUM ANALYZE")
     jobs = conn.execute("SELECT id, source_id FROM study_card_claim(%s, %s, '1 hour')", (WORKER, results)).fetchall()
     for job_id, _ in jobs:
-        conn.execute("SELECT count(*) FROM study_card_gather(%s)", (job_id,))
+        conn.execute("SELECT count(*) FROM study_card_gather(%s, p_worker => %s)", (job_id, WORKER))
     return [(job_id, number_of[source_id]) for job_id, source_id in jobs], user
 
 

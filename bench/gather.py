@@ -115,7 +115,7 @@ def gather_times(conn: psycopg.Connection, jobs: list[tuple[int, str]]) -> list[
     times = []
     for job_id, embedding in jobs:
         began = time.perf_counter()
-        rows = conn.execute("SELECT * FROM study_card_gather(%s, 6, %s::vector)", (job_id, embedding),
+        rows = conn.execute("SELECT * FROM study_card_gather(%s, 6, %s::vector, 'bench-gather')", (job_id, embedding),
                             prepare=True).fetchall()
         times.append((time.perf_counter() - began) * 1000)
         if len(rows) < 2:
@@ -148,7 +148,7 @@ def run(bench: Bench) -> list[Row]:
             bench.say(f"  {size:>7,} chunks: index build {build:5.1f} s; gather p50 {results[size][0]:.2f} ms, "
                       f"p95 {results[size][1]:.2f} ms")
         job_id, embedding = question_jobs(conn, user, 1)[0]
-        plans = nested_plans(conn, "SELECT * FROM study_card_gather(%s, 6, %s::vector)", (job_id, embedding))
+        plans = nested_plans(conn, "SELECT * FROM study_card_gather(%s, 6, %s::vector, 'bench-gather')", (job_id, embedding))
     bench.drop("bench_gather")
 
     relevant = [plan for plan in plans if "document_chunks" in plan or "study_subject_notes" in plan]

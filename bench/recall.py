@@ -113,7 +113,7 @@ def recall(conn: psycopg.Connection, jobs: list, names: dict, bench: Bench, labe
     shares = []
     for key, job_id, relevant in jobs:
         got = {(kind, source_id) for _, kind, source_id, *_ in
-               conn.execute("SELECT * FROM study_card_gather(%s, %s)", (job_id, K)).fetchall()[1:]}
+               conn.execute("SELECT * FROM study_card_gather(%s, %s, p_worker => 'bench-recall')", (job_id, K)).fetchall()[1:]}
         shares.append(len(got & relevant) / len(relevant))
         if got & relevant != relevant:
             query = conn.execute("SELECT study_card_source_query(source_kind, source_id) FROM study_memo_card_jobs"

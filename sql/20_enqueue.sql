@@ -1,18 +1,18 @@
 -- The job queue, part 1: how card_extract jobs come to exist.
---   questions      a statement-level trigger, when ai_explanation_generated_at changes
---   subject notes  a statement-level trigger, when the title or body changes (debounced)
+--   questions      the adapter's trigger, when a new explanation version appears
+--   subject notes  the adapter's trigger, when the title or body changes (debounced)
 --   documents      on request only (study_card_request)
 --   every kind     the sweep study_card_enqueue (backfill and safety net)
--- Every path inserts with ON CONFLICT DO NOTHING against study_memo_card_jobs_version_uniq,
--- so one source version never gets two jobs, and sends at most one NOTIFY per statement
--- (channel study_card_jobs, payload {"count": N}, N = jobs made runnable now).
--- A source is ready (worth a job) when it is not deleted and has text: a question with a
--- timestamp and an explanation that is not blank, a note whose body is not blank
--- (study_card_is_blank, sql/10_sources.sql).
+-- Which host rows may hold a new version is sql/10_host.sql's business (its triggers
+-- and views); which jobs that makes is this file's. Every path inserts
+-- with ON CONFLICT DO NOTHING against study_memo_card_jobs_version_uniq, so one source
+-- version never gets two jobs, and sends at most one NOTIFY per statement (channel
+-- study_card_jobs, payload {"count": N}, N = jobs made runnable now).
 
--- study_card_priority(focused_at) -> smallint
--- The priority of a job whose source belongs to a topic with this focused_at: 10 while
--- the topic is focused (focused_at set), else 0. Claim takes higher priority first.
+-- study_card_priority(focus) -> smallint
+-- The priority of a job whose source belongs to a topic focused since `focus`
+-- (study_card_topic_focus): 10 while the topic is focused, else 0. Claim takes higher
+-- priority first.
 -- IMMUTABLE and without SET so that it inlines into the bulk inserts.
 CREATE OR REPLACE FUNCTION study_card_priority(p_focused_at timestamptz) RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -48,176 +48,124 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_notify(int) FROM PUBLIC;
 
--- tg_study_questions__study_card_enqueue(): statement-level AFTER INSERT and AFTER UPDATE
--- trigger on study_questions (transition tables new_rows, and old_rows for UPDATE).
--- Effects: one pending card_extract job per inserted or updated question whose
--- ai_explanation_generated_at is now non-null and differs from before (for INSERT: is
--- set), whose explanation is not blank and which is not deleted; version = that
--- timestamp, priority from the topic's focus. One INSERT ... ON CONFLICT DO NOTHING and
--- at most one NOTIFY per statement. An UPDATE that leaves every timestamp as it was
--- returns after comparing two arrays (no join, no insert). Errors: none of its own.
--- SECURITY DEFINER: the host application's role needs no rights on the job table.
-CREATE OR REPLACE FUNCTION tg_study_questions__study_card_enqueue() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
+-- study_card_add_jobs(kind, source_ids, user_ids, versions, focus) -> (made,
+-- runnable): one pending card_extract job for each source version given (parallel
+-- arrays, as the adapter's triggers and the sweep collect them; NULL or empty arrays
+-- make nothing), priority study_card_priority(focus); a subject_note's job waits
+-- study_card_note_debounce() (run_after) and closes the note's older pending jobs
+-- (skipped, stale_version), so typing in a note calls the LLM once. A version that
+-- already has its job is left alone (ON CONFLICT DO NOTHING). made = jobs created,
+-- runnable = those runnable now; the caller sends the NOTIFY (study_card_notify), so a
+-- statement that enqueues several kinds still sends one. Errors: none of its own.
+CREATE OR REPLACE FUNCTION study_card_add_jobs(p_kind text, p_source_ids bigint[], p_user_ids bigint[],
+                                               p_versions timestamptz[], p_focus timestamptz[],
+                                               OUT made int, OUT runnable int)
+LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
 DECLARE
-    v_old_ids bigint[];
-    v_old_versions timestamptz[];
-    v_new_ids bigint[];
-    v_new_versions timestamptz[];
-    v_enqueued int;
+    v_debounce interval := CASE WHEN p_kind = 'subject_note' THEN study_card_note_debounce() ELSE interval '0' END;
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind, priority)
-        SELECT n.user_id, 'question', n.id, n.ai_explanation_generated_at, 'card_extract',
-               study_card_priority(t.focused_at)
-          FROM new_rows n
-          LEFT JOIN study_topics t ON t.id = n.topic_id
-         WHERE n.ai_explanation_generated_at IS NOT NULL
-           AND n.deleted_at IS NULL
-           AND NOT study_card_is_blank(n.ai_explanation)
-        ON CONFLICT DO NOTHING;
-    ELSE
-        -- The cheap exit for updates of other columns. Both transition tables hold the
-        -- rows in the same order; when ids and timestamps are equal position by
-        -- position, no timestamp changed. (Were the order ever to differ, the arrays
-        -- would differ too and the exact comparison below runs: correct either way.)
-        SELECT array_agg(id), array_agg(ai_explanation_generated_at)
-          INTO v_old_ids, v_old_versions FROM old_rows;
-        SELECT array_agg(id), array_agg(ai_explanation_generated_at)
-          INTO v_new_ids, v_new_versions FROM new_rows;
-        IF v_old_ids IS NOT DISTINCT FROM v_new_ids
-           AND v_old_versions IS NOT DISTINCT FROM v_new_versions THEN
-            RETURN NULL;
-        END IF;
-
-        INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind, priority)
-        SELECT n.user_id, 'question', n.id, n.ai_explanation_generated_at, 'card_extract',
-               study_card_priority(t.focused_at)
-          FROM new_rows n
-          JOIN old_rows o ON o.id = n.id
-          LEFT JOIN study_topics t ON t.id = n.topic_id
-         WHERE n.ai_explanation_generated_at IS NOT NULL
-           AND n.ai_explanation_generated_at IS DISTINCT FROM o.ai_explanation_generated_at
-           AND n.deleted_at IS NULL
-           AND NOT study_card_is_blank(n.ai_explanation)
-        ON CONFLICT DO NOTHING;
+    made := 0;
+    runnable := 0;
+    IF coalesce(cardinality(p_source_ids), 0) = 0 THEN
+        RETURN;
     END IF;
-    GET DIAGNOSTICS v_enqueued = ROW_COUNT;
-    PERFORM study_card_notify(v_enqueued);
-    RETURN NULL;
+    WITH enqueued AS (
+        INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind, priority, run_after)
+        SELECT s.user_id, p_kind, s.id, s.version, 'card_extract', study_card_priority(s.focus), now() + v_debounce
+          FROM unnest(p_source_ids, p_user_ids, p_versions, p_focus) AS s(id, user_id, version, focus)
+        ON CONFLICT DO NOTHING
+        RETURNING source_id, source_version, run_after
+    ), superseded AS (
+        UPDATE study_memo_card_jobs j
+           SET status = 'skipped', error_code = 'stale_version', completed_at = now(),
+               error_message = format('superseded by version %s', e.source_version)
+          FROM enqueued e
+         WHERE p_kind = 'subject_note'
+           AND j.source_kind = p_kind AND j.source_id = e.source_id
+           AND j.status = 'pending' AND j.source_version <> e.source_version
+    )
+    SELECT count(*), count(*) FILTER (WHERE e.run_after <= now()) INTO made, runnable FROM enqueued e;
 END
 $$;
-REVOKE EXECUTE ON FUNCTION tg_study_questions__study_card_enqueue() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION study_card_add_jobs(text, bigint[], bigint[], timestamptz[], timestamptz[]) FROM PUBLIC;
 
--- One trigger per event: a trigger with transition tables can be neither
--- "INSERT OR UPDATE" nor "UPDATE OF column"; the function compares old and new rows.
-CREATE OR REPLACE TRIGGER study_card_enqueue_inserted
-    AFTER INSERT ON study_questions
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION tg_study_questions__study_card_enqueue();
-CREATE OR REPLACE TRIGGER study_card_enqueue_updated
-    AFTER UPDATE ON study_questions
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION tg_study_questions__study_card_enqueue();
+-- study_card_topic_focus(topic_id) -> timestamptz: since when the topic is the user's
+-- focus, NULL when it is not (or there is no topic). Inlined into its callers.
+CREATE OR REPLACE FUNCTION study_card_topic_focus(p_topic_id bigint) RETURNS timestamptz
+LANGUAGE sql STABLE
+AS $$
+    SELECT t.focus FROM study_card_host_topics t WHERE t.id = p_topic_id
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_topic_focus(bigint) FROM PUBLIC;
 
--- tg_study_subject_notes__study_card_enqueue(): statement-level AFTER INSERT and AFTER
--- UPDATE trigger on study_subject_notes (transition tables).
--- Effects: for each inserted note, and each updated note whose title or body changed
--- (the text the LLM reads), that is not deleted and has a non-blank body: one pending
--- card_extract job for version = updated_at, run_after = now() + study_card_note_debounce();
--- the note's older pending jobs are closed at once (skipped, stale_version). NOTIFY only
--- for jobs runnable now (a zero debounce). The host must move updated_at on every edit:
--- an edit that keeps updated_at is the same version, which already has its job.
--- Errors: none of its own. SECURITY DEFINER, as above.
-CREATE OR REPLACE FUNCTION tg_study_subject_notes__study_card_enqueue() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
+-- study_card_ready_sources() -> (source_kind, source_id, user_id, topic_id, version):
+-- every question and subject note that is ready now (as study_card_source says), with
+-- its current version. Documents are extracted on request only and are not listed.
+-- Plain SQL without SET, so that the planner inlines it and pushes its callers' filters
+-- (a kind, ids) into the host views' scans.
+CREATE OR REPLACE FUNCTION study_card_ready_sources()
+RETURNS TABLE (source_kind text, source_id bigint, user_id bigint, topic_id bigint, version timestamptz)
+LANGUAGE sql STABLE
+AS $$
+    SELECT 'question'::text, q.id, q.user_id, q.topic_id, q.version
+      FROM study_card_host_questions q
+     WHERE q.version IS NOT NULL AND NOT study_card_is_blank(q.explanation)
+    UNION ALL
+    SELECT 'subject_note'::text, n.id, n.user_id, n.topic_id, n.version
+      FROM study_card_host_notes n
+     WHERE NOT study_card_is_blank(n.body)
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_ready_sources() FROM PUBLIC;
+
+-- study_card_enqueue_sources(kind, ids) -> int: what the adapter's triggers call with the
+-- sources a statement may have given a new version: the ready ones get a job for their
+-- current version (study_card_add_jobs), and one NOTIFY goes out for those runnable
+-- now. Returns how many jobs it made.
+CREATE OR REPLACE FUNCTION study_card_enqueue_sources(p_kind text, p_source_ids bigint[]) RETURNS int
+LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
 DECLARE
-    v_runnable int;
+    v_added record;
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        WITH enqueued AS (
-            INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind,
-                                              priority, run_after)
-            SELECT n.user_id, 'subject_note', n.id, n.updated_at, 'card_extract',
-                   study_card_priority(t.focused_at), now() + study_card_note_debounce()
-              FROM new_rows n
-              LEFT JOIN study_topics t ON t.id = n.topic_id
-             WHERE n.deleted_at IS NULL AND NOT study_card_is_blank(n.body)
-            ON CONFLICT DO NOTHING
-            RETURNING run_after
-        )
-        SELECT count(*) FILTER (WHERE run_after <= now()) INTO v_runnable FROM enqueued;
-    ELSE
-        WITH enqueued AS (
-            INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind,
-                                              priority, run_after)
-            SELECT n.user_id, 'subject_note', n.id, n.updated_at, 'card_extract',
-                   study_card_priority(t.focused_at), now() + study_card_note_debounce()
-              FROM new_rows n
-              JOIN old_rows o ON o.id = n.id
-              LEFT JOIN study_topics t ON t.id = n.topic_id
-             WHERE (n.body IS DISTINCT FROM o.body OR n.title IS DISTINCT FROM o.title)
-               AND n.deleted_at IS NULL AND NOT study_card_is_blank(n.body)
-            ON CONFLICT DO NOTHING
-            RETURNING source_id, source_version, run_after
-        ), superseded AS (
-            UPDATE study_memo_card_jobs j
-               SET status = 'skipped', error_code = 'stale_version', completed_at = now(),
-                   error_message = format('superseded by version %s', e.source_version)
-              FROM enqueued e
-             WHERE j.source_kind = 'subject_note' AND j.source_id = e.source_id
-               AND j.status = 'pending' AND j.source_version <> e.source_version
-        )
-        SELECT count(*) FILTER (WHERE run_after <= now()) INTO v_runnable FROM enqueued;
+    IF coalesce(cardinality(p_source_ids), 0) = 0 THEN
+        RETURN 0;
     END IF;
-    PERFORM study_card_notify(v_runnable);
-    RETURN NULL;
+    SELECT a.* INTO v_added
+      FROM (SELECT array_agg(s.source_id) AS ids, array_agg(s.user_id) AS owners, array_agg(s.version) AS versions,
+                   array_agg(study_card_topic_focus(s.topic_id)) AS focus
+              FROM study_card_ready_sources() AS s
+             WHERE s.source_kind = p_kind AND s.source_id = ANY (p_source_ids)) AS r
+     CROSS JOIN LATERAL study_card_add_jobs(p_kind, r.ids, r.owners, r.versions, r.focus) AS a;
+    PERFORM study_card_notify(v_added.runnable);
+    RETURN v_added.made;
 END
 $$;
-REVOKE EXECUTE ON FUNCTION tg_study_subject_notes__study_card_enqueue() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION study_card_enqueue_sources(text, bigint[]) FROM PUBLIC;
 
-CREATE OR REPLACE TRIGGER study_card_enqueue_inserted
-    AFTER INSERT ON study_subject_notes
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION tg_study_subject_notes__study_card_enqueue();
-CREATE OR REPLACE TRIGGER study_card_enqueue_updated
-    AFTER UPDATE ON study_subject_notes
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION tg_study_subject_notes__study_card_enqueue();
-
--- tg_study_topics__study_card_focus(): row-level AFTER UPDATE OF focused_at trigger on
--- study_topics, fired when a topic becomes focused or stops being focused.
--- Effects: the unfinished (pending or processing) jobs of the topic's questions and
--- subject notes get study_card_priority(new focused_at): raised on focus, lowered back
--- on unfocus. Jobs enqueued while the topic is focused start high by themselves.
--- Errors: none of its own. SECURITY DEFINER, as above.
-CREATE OR REPLACE FUNCTION tg_study_topics__study_card_focus() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
+-- study_card_refocus(topic_id) -> int: the topic's focus changed (the adapter's trigger
+-- says so): the unfinished (not terminal) jobs of its questions and notes get
+-- study_card_priority of its focus now; returns how many changed. Jobs enqueued while
+-- the topic is focused start high by themselves.
+CREATE OR REPLACE FUNCTION study_card_refocus(p_topic_id bigint) RETURNS int
+LANGUAGE sql
 SET search_path = public, pg_temp
 AS $$
-BEGIN
-    UPDATE study_memo_card_jobs j
-       SET priority = study_card_priority(NEW.focused_at)
-     WHERE j.status IN ('pending', 'processing')
-       AND j.priority <> study_card_priority(NEW.focused_at)
-       AND ((j.source_kind = 'question'
-             AND j.source_id IN (SELECT q.id FROM study_questions q WHERE q.topic_id = NEW.id))
-         OR (j.source_kind = 'subject_note'
-             AND j.source_id IN (SELECT n.id FROM study_subject_notes n WHERE n.topic_id = NEW.id)));
-    RETURN NULL;
-END
+    WITH changed AS (
+        UPDATE study_memo_card_jobs j
+           SET priority = study_card_priority(study_card_topic_focus(p_topic_id))
+          FROM (SELECT 'question'::text AS kind, q.id FROM study_card_host_questions q WHERE q.topic_id = p_topic_id
+                UNION ALL
+                SELECT 'subject_note', n.id FROM study_card_host_notes n WHERE n.topic_id = p_topic_id) AS s
+         WHERE j.source_kind = s.kind AND j.source_id = s.id
+           AND j.status IN (SELECT v.status FROM study_card_job_statuses v WHERE NOT v.terminal)
+           AND j.priority <> study_card_priority(study_card_topic_focus(p_topic_id))
+        RETURNING 1)
+    SELECT count(*)::int FROM changed
 $$;
-REVOKE EXECUTE ON FUNCTION tg_study_topics__study_card_focus() FROM PUBLIC;
-
-CREATE OR REPLACE TRIGGER study_card_focus
-    AFTER UPDATE OF focused_at ON study_topics
-    FOR EACH ROW
-    WHEN ((OLD.focused_at IS NULL) IS DISTINCT FROM (NEW.focused_at IS NULL))
-    EXECUTE FUNCTION tg_study_topics__study_card_focus();
+REVOKE EXECUTE ON FUNCTION study_card_refocus(bigint) FROM PUBLIC;
 
 -- study_card_enqueue(p_limit int DEFAULT 100) -> int, the sweep.
 -- Enqueues up to p_limit ready questions and subject notes whose current version has no
@@ -232,59 +180,36 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
 AS $$
 DECLARE
-    v_enqueued int;
-    v_runnable int;
+    v_made int := 0;
+    v_runnable int := 0;
+    v_kind text;
+    v_ids bigint[];
+    v_users bigint[];
+    v_versions timestamptz[];
+    v_focus timestamptz[];
+    v_added record;
 BEGIN
     IF p_limit IS NULL OR p_limit < 1 THEN
         RAISE EXCEPTION 'p_limit must be at least 1, got %', p_limit USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    WITH due AS (
-        SELECT *
-          FROM (SELECT q.user_id, 'question' AS source_kind, q.id AS source_id,
-                       q.ai_explanation_generated_at AS version, q.topic_id, now() AS run_after
-                  FROM study_questions q
-                 WHERE q.ai_explanation_generated_at IS NOT NULL
-                   AND q.deleted_at IS NULL
-                   AND NOT study_card_is_blank(q.ai_explanation)
-                   AND NOT EXISTS (SELECT FROM study_memo_card_jobs j
-                                    WHERE j.source_kind = 'question' AND j.source_id = q.id
-                                      AND j.source_version = q.ai_explanation_generated_at
-                                      AND j.kind = 'card_extract')
-                UNION ALL
-                SELECT n.user_id, 'subject_note', n.id, n.updated_at, n.topic_id,
-                       now() + study_card_note_debounce()
-                  FROM study_subject_notes n
-                 WHERE n.deleted_at IS NULL
-                   AND NOT study_card_is_blank(n.body)
-                   AND NOT EXISTS (SELECT FROM study_memo_card_jobs j
-                                    WHERE j.source_kind = 'subject_note' AND j.source_id = n.id
-                                      AND j.source_version = n.updated_at
-                                      AND j.kind = 'card_extract')) AS candidates
-         ORDER BY version, source_kind, source_id
-         LIMIT p_limit
-    ), enqueued AS (
-        INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind,
-                                          priority, run_after)
-        SELECT d.user_id, d.source_kind, d.source_id, d.version, 'card_extract',
-               study_card_priority(t.focused_at), d.run_after
-          FROM due d
-          LEFT JOIN study_topics t ON t.id = d.topic_id
-        ON CONFLICT DO NOTHING
-        RETURNING source_kind, source_id, source_version, run_after
-    ), superseded AS (
-        UPDATE study_memo_card_jobs j
-           SET status = 'skipped', error_code = 'stale_version', completed_at = now(),
-               error_message = format('superseded by version %s', e.source_version)
-          FROM enqueued e
-         WHERE e.source_kind = 'subject_note'
-           AND j.source_kind = 'subject_note' AND j.source_id = e.source_id
-           AND j.status = 'pending' AND j.source_version <> e.source_version
-    )
-    SELECT count(*), count(*) FILTER (WHERE run_after <= now())
-      INTO v_enqueued, v_runnable
-      FROM enqueued;
+    FOR v_kind, v_ids, v_users, v_versions, v_focus IN
+        SELECT d.source_kind, array_agg(d.source_id), array_agg(d.user_id), array_agg(d.version),
+               array_agg(study_card_topic_focus(d.topic_id))
+          FROM (SELECT s.*
+                  FROM study_card_ready_sources() AS s
+                 WHERE NOT EXISTS (SELECT FROM study_memo_card_jobs j
+                                    WHERE j.source_kind = s.source_kind AND j.source_id = s.source_id
+                                      AND j.source_version = s.version AND j.kind = 'card_extract')
+                 ORDER BY s.version, s.source_kind, s.source_id
+                 LIMIT p_limit) AS d
+         GROUP BY d.source_kind
+    LOOP
+        v_added := study_card_add_jobs(v_kind, v_ids, v_users, v_versions, v_focus);
+        v_made := v_made + v_added.made;
+        v_runnable := v_runnable + v_added.runnable;
+    END LOOP;
     PERFORM study_card_notify(v_runnable);
-    RETURN v_enqueued;
+    RETURN v_made;
 END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_enqueue(int) FROM PUBLIC;
@@ -320,12 +245,12 @@ BEGIN
     IF v_source.version IS NULL OR NOT v_source.ready THEN
         RAISE EXCEPTION '% % has nothing to extract from', p_kind, p_id
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'a question needs a non-blank ai_explanation and ai_explanation_generated_at';
+                  HINT = 'a question needs an explanation and its version; a note or document, non-blank text';
     END IF;
 
     INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind, priority)
     VALUES (v_source.user_id, p_kind, p_id, v_source.version, 'card_extract',
-            study_card_priority((SELECT t.focused_at FROM study_topics t WHERE t.id = v_source.topic_id)))
+            study_card_priority(study_card_topic_focus(v_source.topic_id)))
     ON CONFLICT DO NOTHING
     RETURNING id INTO v_job_id;
 
@@ -335,7 +260,7 @@ BEGIN
                error_code = NULL, error_message = NULL
          WHERE j.source_kind = p_kind AND j.source_id = p_id
            AND j.source_version = v_source.version AND j.kind = 'card_extract'
-           AND j.status IN ('completed', 'failed', 'skipped')
+           AND j.status IN (SELECT v.status FROM study_card_job_statuses v WHERE v.terminal)
         RETURNING j.id INTO v_job_id;
     END IF;
     IF v_job_id IS NULL THEN

@@ -416,6 +416,7 @@ REVOKE EXECUTE ON FUNCTION study_card_shape_problem(jsonb) FROM PUBLIC;
 -- handles that a card cites and the job recorded (handles: payload->'handles'):
 --   norm  study_card_norm of study_card_source_text (NULL when the row is gone);
 --   keys  study_card_quantity_keys of that text, each once (what it can support);
+--   names study_card_names of that text (the names with digits it contains);
 --   bidi  whether the text has bidi controls (a quote may have them only then).
 -- Reads source rows (STABLE).
 CREATE OR REPLACE FUNCTION study_card_cited_sources(p_handles jsonb, p_cards jsonb)
@@ -427,6 +428,7 @@ AS $$
     SELECT coalesce(jsonb_object_agg(cited.handle, jsonb_build_object(
                'kind', ref ->> 'kind', 'id', (ref ->> 'id')::bigint, 'norm', study_card_norm(src.text),
                'keys', to_jsonb(ARRAY(SELECT DISTINCT k FROM unnest(study_card_quantity_keys(src.text)) AS k)),
+               'names', to_jsonb(study_card_names(src.text)),
                'bidi', coalesce(src.text ~ '[\u202A-\u202E\u2066-\u2069]', false))), '{}')
       FROM (SELECT DISTINCT item.value ->> 'source' AS handle
               FROM jsonb_array_elements(p_cards) AS card
@@ -519,7 +521,8 @@ BEGIN
                              v_index, array_to_string(v_missing, ', '), v_item ->> 'source');
             RETURN;
         END IF;
-        v_missing := study_card_missing_names(v_item ->> 'quote', v_source ->> 'norm');
+        v_missing := study_card_missing_names(v_item ->> 'quote', v_source ->> 'norm',
+                                              ARRAY(SELECT jsonb_array_elements_text(v_source -> 'names')));
         IF cardinality(v_missing) > 0 THEN
             reason := 'evidence_not_found';
             detail := format('evidence %s: the quote''s name %s is not a name of %s',
@@ -535,9 +538,11 @@ BEGIN
         detail := array_to_string(v_missing, ', ') || ' not in evidence';
         RETURN;
     END IF;
-    v_missing := study_card_missing_names(v_card_text,
-        (SELECT string_agg(DISTINCT p_sources -> (e.value ->> 'source') ->> 'norm', '|')
-           FROM jsonb_array_elements(v_evidence) AS e));
+    v_missing := (SELECT study_card_missing_names(v_card_text, string_agg(DISTINCT cited.source ->> 'norm', '|'),
+                                                  array_agg(name.value))
+                    FROM (SELECT DISTINCT p_sources -> (e.value ->> 'source') AS source
+                            FROM jsonb_array_elements(v_evidence) AS e) AS cited
+                    LEFT JOIN LATERAL jsonb_array_elements_text(cited.source -> 'names') AS name(value) ON true);
     IF cardinality(v_missing) > 0 THEN
         reason := 'quantity_unsupported';
         detail := format('the name %s is not in the cited sources', array_to_string(v_missing, ', '));

@@ -177,10 +177,9 @@ REVOKE EXECUTE ON FUNCTION study_card_judge(study_memo_card_jobs, jsonb) FROM PU
 --   the session must run READ COMMITTED (else SQLSTATE 25000): the version check after
 --   the per-user lock must see a commit that happened while it waited, which a
 --   REPEATABLE READ snapshot taken before the wait cannot;
---   the job's user row is locked FOR KEY SHARE before the job row (study_card_held_job,
---   SQLSTATE 55000 when not held): the host's DELETE FROM users locks the user, then
---   cascades to the jobs; taking them in the same order, a delete waits or goes first,
---   it never deadlocks with a commit.
+--   the job's owner is locked (study_card_lock_owner) before the job row
+--   (study_card_held_job, SQLSTATE 55000 when not held): the order of the host's
+--   cascading delete of a user, so such a delete waits or goes first, never deadlocks.
 CREATE OR REPLACE FUNCTION study_card_lock_job(p_job_id bigint, p_worker text)
 RETURNS study_memo_card_jobs
 LANGUAGE plpgsql
@@ -193,7 +192,7 @@ BEGIN
             USING ERRCODE = 'invalid_transaction_state',
                   HINT = 'check default_transaction_isolation of the worker''s role, database and connection options';
     END IF;
-    PERFORM FROM users u WHERE u.id = (SELECT j.user_id FROM study_memo_card_jobs j WHERE j.id = p_job_id) FOR KEY SHARE;
+    PERFORM study_card_lock_owner((SELECT j.user_id FROM study_memo_card_jobs j WHERE j.id = p_job_id));
     RETURN study_card_held_job(p_job_id, p_worker);
 END
 $$;
@@ -239,8 +238,8 @@ REVOKE EXECUTE ON FUNCTION study_card_result_cards(jsonb) FROM PUBLIC;
 --     retired_reason 'superseded', superseded_by_job). The remaining survivors are
 --     inserted with their evidence. A card stores the fields of its type only;
 --  5. the job is closed completed, with error_code all_dropped when no card survived;
---     for a question, needs_review (or all_dropped) sets study_questions.needs_review,
---     needs_review_reason (the LLM's reason, else 'all_dropped') and needs_review_at.
+--     needs_review (or all_dropped) flags the source (study_card_flag_for_review, with
+--     the LLM's reason, else 'all_dropped').
 -- Commits of one user are serialised (an advisory lock per user), so two sources
 -- committing the same card at once cannot both pass the duplicate guard; the unique
 -- index study_memo_cards_active_norm_key_uniq stays the last line of defence.
@@ -320,10 +319,8 @@ BEGIN
         RETURNING id)
     SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO v_retired FROM retired;
 
-    IF v_job.source_kind = 'question' AND (v_review_reason IS NOT NULL OR cardinality(v_kept) = 0) THEN
-        UPDATE study_questions
-           SET needs_review = true, needs_review_reason = coalesce(v_review_reason, 'all_dropped'), needs_review_at = now()
-         WHERE id = v_job.source_id;
+    IF v_review_reason IS NOT NULL OR cardinality(v_kept) = 0 THEN
+        PERFORM study_card_flag_for_review(v_job.source_kind, v_job.source_id, coalesce(v_review_reason, 'all_dropped'));
     END IF;
 
     RETURN study_card_close_job(

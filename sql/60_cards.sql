@@ -22,16 +22,27 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_delete(bigint) FROM PUBLIC;
 
--- The active cards, one row each, with the title of their source and their evidence
+-- study_card_source_name(kind, id) -> text: what a person calls a source: a question's
+-- text, a note's or a document's title (NULL when it is gone).
+CREATE OR REPLACE FUNCTION study_card_source_name(p_kind text, p_id bigint) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = public, pg_temp
+AS $$
+    SELECT CASE p_kind
+        WHEN 'question' THEN (SELECT q.question FROM study_card_host_questions q WHERE q.id = p_id)
+        WHEN 'subject_note' THEN (SELECT n.title FROM study_card_host_notes n WHERE n.id = p_id)
+        WHEN 'document' THEN (SELECT d.title FROM study_card_host_documents d WHERE d.id = p_id)
+    END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_source_name(text, bigint) FROM PUBLIC;
+
+-- The active cards, one row each, with the name of their source (study_card_source_name)
+-- and their evidence
 -- as a JSON array [{"source_kind", "source_id", "quote"}].
 CREATE OR REPLACE VIEW study_memo_cards_active AS
 SELECT c.id, c.user_id, c.card_type, c.cue, c.answer, c.cloze_text,
        c.source_kind, c.source_id,
-       CASE c.source_kind
-           WHEN 'question' THEN (SELECT q.stem FROM study_questions q WHERE q.id = c.source_id)
-           WHEN 'subject_note' THEN (SELECT n.title FROM study_subject_notes n WHERE n.id = c.source_id)
-           WHEN 'document' THEN (SELECT d.title FROM documents d WHERE d.id = c.source_id)
-       END AS source_title,
+       study_card_source_name(c.source_kind, c.source_id) AS source_title,
        c.source_version, c.job_id, c.created_at, c.updated_at,
        coalesce((SELECT jsonb_agg(jsonb_build_object('source_kind', e.source_kind, 'source_id', e.source_id,
                                                      'quote', e.quote) ORDER BY e.id)
@@ -39,15 +50,3 @@ SELECT c.id, c.user_id, c.card_type, c.cue, c.answer, c.cloze_text,
                   WHERE e.card_id = c.id), '[]') AS evidence
   FROM study_memo_cards c
  WHERE c.deleted_at IS NULL;
-
--- The questions commit_cards flagged for review (the LLM doubted the explanation, or
--- no card passed the guards), newest flag first, with their active card count.
-CREATE OR REPLACE VIEW study_card_review_queue AS
-SELECT q.id AS question_id, q.user_id, q.topic_id, t.name AS topic_name, q.stem,
-       q.needs_review_reason, q.needs_review_at, q.ai_explanation_generated_at,
-       (SELECT count(*) FROM study_memo_cards c
-         WHERE c.source_kind = 'question' AND c.source_id = q.id AND c.deleted_at IS NULL) AS active_cards
-  FROM study_questions q
-  LEFT JOIN study_topics t ON t.id = q.topic_id
- WHERE q.needs_review AND q.deleted_at IS NULL
- ORDER BY q.needs_review_at DESC NULLS LAST, q.id DESC;

@@ -24,6 +24,7 @@ from yoyo import get_backend, read_migrations
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = ROOT / "migrations"
 SQL_DIR = ROOT / "sql"
+HOST_ADAPTER = "10_host.sql"  # the one file that names host tables and columns
 # One advisory lock key for every schema change, so two appliers queue up.
 SCHEMA_LOCK_KEY = 0x5C0DE_CA4D
 
@@ -82,19 +83,28 @@ def check_database(conn: psycopg.Connection) -> None:
         )
 
 
-def apply_sql_files(conn: psycopg.Connection) -> list[str]:
-    """Run every sql/*.sql file in name order, all in one transaction."""
+def sql_files(host_adapter: str | None = None) -> list[Path]:
+    """sql/*.sql in name order; a host adapter file given here or in the environment
+    (STUDY_CARD_HOST_ADAPTER) takes the place of sql/10_host.sql (docs/host-adapter.md)."""
+    adapter = host_adapter or os.environ.get("STUDY_CARD_HOST_ADAPTER")
+    return [Path(adapter) if adapter and path.name == HOST_ADAPTER else path
+            for path in sorted(SQL_DIR.glob("*.sql"))]
+
+
+def apply_sql_files(conn: psycopg.Connection, host_adapter: str | None = None) -> list[str]:
+    """Run every file of sql_files() in order, all in one transaction."""
     names = []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
-        for path in sorted(SQL_DIR.glob("*.sql")):
+        for path in sql_files(host_adapter):
             conn.execute(path.read_text(encoding="utf-8"))
             names.append(path.name)
     return names
 
 
-def apply(database_url: str) -> dict:
-    """Apply pending migrations, then (re)install sql/. Returns what it did."""
+def apply(database_url: str, host_adapter: str | None = None) -> dict:
+    """Apply pending migrations, then (re)install sql/ (with host_adapter, see
+    sql_files). Returns what it did."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         check_database(conn)
     backend = get_backend(yoyo_uri(database_url))
@@ -104,8 +114,8 @@ def apply(database_url: str) -> dict:
         backend.apply_migrations(pending)
     backend.connection.close()
     with psycopg.connect(database_url, autocommit=True) as conn:
-        sql_files = apply_sql_files(conn)
-    return {"migrations": [m.id for m in pending], "sql": sql_files}
+        installed = apply_sql_files(conn, host_adapter)
+    return {"migrations": [m.id for m in pending], "sql": installed}
 
 
 def rollback(database_url: str) -> list[str]:

@@ -97,10 +97,10 @@ def hold_job(db, kind: str, source_id: int, worker: str = "w1", lease: str = "10
     ).fetchone()[0]
 
 
-def gather(db, job_id: int, k: int = 6, query_embedding=None) -> list[tuple]:
+def gather(db, job_id: int, k: int = 6, query_embedding=None, worker: str = "w1") -> list[tuple]:
     """study_card_gather's rows: (handle, source_kind, source_id, title, body, score)."""
-    return db.execute("SELECT * FROM study_card_gather(%s, %s, %s::vector)",
-                      (job_id, k, query_embedding)).fetchall()
+    return db.execute("SELECT * FROM study_card_gather(%s, %s, %s::vector, %s)",
+                      (job_id, k, query_embedding, worker)).fetchall()
 
 
 def commit(db, job_id: int, cards, worker: str = "w1", needs_review=None) -> dict:

@@ -99,7 +99,7 @@ def test_k_zero_gives_s1_alone_and_a_k_out_of_range_is_refused(library):
     db, job_id, rows = library
     assert returned(gather(db, job_id, k=0)) == [rows["question"]]
     for k in (-1, 51, None):
-        assert sqlstate_of(db, "SELECT * FROM study_card_gather(%s, %s)", (job_id, k)) == "22023"
+        assert sqlstate_of(db, "SELECT * FROM study_card_gather(%s, %s, p_worker => 'w1')", (job_id, k)) == "22023"
 
 
 def test_a_note_job_does_not_gather_its_own_note(library):
@@ -130,18 +130,31 @@ def test_gathering_again_replaces_the_handles_and_keeps_the_rest_of_the_payload(
     assert payload == {"requested_by": "psql", "handles": {"S1": {"kind": "question", "id": rows["question"][1]}}}
 
 
-@pytest.mark.parametrize("state", ["pending", "completed", "missing", "source deleted"])
-def test_only_a_job_in_processing_with_a_live_source_is_gathered(library, state):
+@pytest.mark.parametrize("state", ["pending", "completed", "missing"])
+def test_only_a_job_in_processing_is_gathered(library, state):
     db, job_id, rows = library
     if state == "missing":
         db.execute("DELETE FROM study_memo_card_jobs WHERE id = %s", (job_id,))
-    elif state == "source deleted":
-        db.execute("UPDATE study_questions SET deleted_at = now() WHERE id = %s", (rows["question"][1],))
     else:
         db.execute("UPDATE study_memo_card_jobs SET status = %s, locked_by = NULL, lease_expires_at = NULL"
                    " WHERE id = %s", (state, job_id))
-    assert sqlstate_of(db, "SELECT * FROM study_card_gather(%s)", (job_id,)) == "55000"
+    assert sqlstate_of(db, "SELECT * FROM study_card_gather(%s, p_worker => 'w1')", (job_id,)) == "55000"
     assert db.execute("SELECT payload FROM study_memo_card_jobs WHERE id = %s", (job_id,)).fetchone() in (None, (None,))
+
+
+@pytest.mark.parametrize(("change", "error_code"), [
+    ("UPDATE study_questions SET deleted_at = now()", "source_deleted"),
+    ("UPDATE study_questions SET ai_explanation_generated_at = '2027-01-01'", "stale_version"),
+    ("UPDATE study_questions SET ai_explanation = ' '", "no_ready_explanation")])
+def test_gather_closes_a_job_whose_source_is_gone_or_moved_on(library, change, error_code):
+    """As commit_cards closes a stale job: the worker need not hand it back for the next
+    claim to close. No rows, no handles; the job is skipped with the reason."""
+    db, job_id, rows = library
+    db.execute(change + " WHERE id = %s", (rows["question"][1],))
+    assert gather(db, job_id) == []
+    job = db.execute("SELECT status, error_code, locked_by, payload -> 'handles' FROM study_memo_card_jobs"
+                     " WHERE id = %s", (job_id,)).fetchone()
+    assert job == ("skipped", error_code, None, None)
 
 
 def test_a_worker_whose_job_was_taken_over_cannot_replace_the_handles(library):
@@ -159,21 +172,21 @@ def test_a_worker_whose_job_was_taken_over_cannot_replace_the_handles(library):
                       (job_id,)).fetchone()[0] == handles
 
 
-def test_the_worker_role_must_name_the_worker_that_holds_the_job(library, worker_login):
-    """As the worker role: no gather without a worker name (it would replace the handles
-    of a job someone else holds), and none by the name of a job claimed from another
-    login role. A superuser or the owner (psql, the tests above) may still leave it out."""
+def test_gather_needs_the_worker_name_from_everyone(library, worker_login):
+    """Without a worker name a gather would replace the handles of a job someone else
+    holds: the worker role, the owner and a superuser all name the worker, and only the
+    login role that claimed the job may act for its worker."""
     db, job_id, _rows = library  # held by w1, claimed from the test's own login role
     with psycopg.connect(worker_login("alice"), autocommit=True) as alice:
-        for call in ["SELECT * FROM study_card_gather(%s, 0)", "SELECT * FROM study_card_gather(%s, 0, NULL, NULL)"]:
-            with pytest.raises(psycopg.errors.InvalidParameterValue, match="needs p_worker"):
-                alice.execute(call, (job_id,))
+        for conn in (alice, db):
+            for call in ["SELECT * FROM study_card_gather(%s, 0)", "SELECT * FROM study_card_gather(%s, 0, NULL, NULL)"]:
+                with pytest.raises(psycopg.errors.InvalidParameterValue, match="needs p_worker"):
+                    conn.execute(call, (job_id,))
         assert sqlstate_of(alice, "SELECT * FROM study_card_gather(%s, 0, NULL, 'w1')", (job_id,)) == "55000"
         assert db.execute("SELECT payload FROM study_memo_card_jobs WHERE id = %s", (job_id,)).fetchone() == (None,)
 
         db.execute("UPDATE study_memo_card_jobs SET locked_by_role = %s WHERE id = %s",
                    (alice.execute("SELECT session_user").fetchone()[0], job_id))  # as if alice had claimed it
-        assert sqlstate_of(alice, "SELECT * FROM study_card_gather(%s, 0)", (job_id,)) == "22023"
         assert [row[0] for row in alice.execute("SELECT * FROM study_card_gather(%s, 0, NULL, 'w1')", (job_id,))] == ["S1"]
 
 

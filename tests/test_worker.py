@@ -324,16 +324,16 @@ def test_a_job_taken_over_during_the_call_is_left_to_its_new_holder(db, db_url, 
     assert line.startswith("job=1: no longer held by this worker, moving on")
 
 
-def test_a_source_deleted_after_the_claim_is_handed_back_and_closed_by_the_claim(db, db_url, question, llm):
+def test_a_source_deleted_after_the_claim_is_closed_by_gather_without_an_llm_call(db, db_url, question, llm, outcomes):
     runner = worker.Worker(worker.Config.from_env({"DATABASE_URL": db_url, "WORKER_NAME": WORKER_NAME}))
     with worker.connect(db_url) as conn:
         job = conn.execute("SELECT * FROM study_card_claim(%s)", (WORKER_NAME,)).fetchone()
         db.execute("UPDATE study_questions SET deleted_at = now()")
         runner.process(conn, job)
-    assert job_state(db) == ("pending", 0, None)
-    run_once(db_url, llm.base_url)
-    assert job_state(db) == ("skipped", 0, "source_deleted")
+    assert job_state(db) == ("skipped", 1, "source_deleted")
     assert llm.requests == []
+    [line] = outcomes()
+    assert "status=skipped" in line and "closed by gather" in line
 
 
 def test_a_job_taken_over_before_gather_keeps_its_new_holders_handles(db, db_url, question, llm, outcomes):
