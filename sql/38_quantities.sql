@@ -92,13 +92,15 @@ SET search_path = public, pg_temp
 SET standard_conforming_strings = on
 AS $$
     SELECT CASE p_list
-        WHEN 'units_vowel' THEN '퍼센트|분기|세기|세대|주|초|개|회|배|세'
+        WHEN 'units_vowel' THEN '퍼센트|분기|세기|세대|바이트|비트|주|초|개|회|배|세'
         WHEN 'units_consonant' THEN '퍼센트포인트|시간|주년|개년|년|분|원|명|건|층'
         WHEN 'units_rieul' THEN '개월|주일|일'
         WHEN 'latin_units' THEN 'km|cm|mm|nm|μm|m|kg|mg|g|ms|μs|ns|s|min|KB|kB|MB|GB|TB|PB|B|bps|Kbps|Mbps|Gbps'
                                 '|Hz|kHz|MHz|GHz|kW|W|V|mL|L'
         WHEN 'any' THEN '에서|에게|에는|에도|에|의|도|만에|만|간|째|차|부터|까지|마다|씩|동안|이상|이하|미만|'
-                        '이내|전|후|보다|당|짜리|쯤|가량|정도|뿐|밖에|께|여|남짓|내|인|처럼|만큼|대로|같이'
+                        '이내|전|후|보다|당|짜리|쯤|가량|정도|뿐|밖에|께|여|남짓|내|인|처럼|만큼|대로|같이|'
+                        -- the copula, after any last syllable ('62개이다', '1개이면')
+                        '이다|이고|이며|이면|이므로|이라서|이라|이지만|이었다|이었고|이어서|임'
         WHEN 'after_vowel' THEN '는|가|를|와|로서|로써|로|라고|라는|라도|라서|라|란|며|고|다|나|면|야|'
                                 '였다|였고|였으며|였던|지만'
         WHEN 'after_consonant' THEN '은|이|을|과|으로서|으로써|으로|이라고|이라는|이라도|이라서|이라|이란|'
@@ -251,7 +253,7 @@ DECLARE
     c_number CONSTANT text := '[0-9]+(?:,[0-9]{3}(?![0-9]))*(?:\.[0-9]+)?';
     c_latin_units CONSTANT text := study_card_quantity_words('latin_units');
     -- the first syllables of the Hangul units: a cheap class for the scan
-    c_unit_start CONSTANT text := '[퍼개시분세주년일초원명건회배층]';
+    c_unit_start CONSTANT text := '[퍼개시분세주년일초원명건회배층비바]';
     c_korean_numerals CONSTANT text := '일이삼사오육칠팔구십백천만억조영공';
     c_hanja_numerals CONSTANT text := '〇零一二三四五六七八九十百千萬万億兆';
     c_hanja_suffixes CONSTANT text := '間|前|後|以上|以下|以內|以内|未滿|未満|餘|當';
@@ -268,7 +270,7 @@ DECLARE
         || ']|[.,\u066B\u066C](?=[0-9' || c_other_digits || ']))*|' || c_number || ')'
         || '(?:[ \t]*(?:[만억조백천십][' || c_hangul || ']*(?:[ \t]*(?:' || c_unit_start || '[' || c_hangul
         || ']*|%p?|°[CF])|[A-Za-z]+)?|[' || c_hangul || ']+|%p?|°[CF]|(?:' || c_latin_units
-        || ')(?![A-Za-z0-9_]))|[A-Za-z][A-Za-z0-9_]*|μ[A-Za-z]+)?';
+        || ')(?![A-Za-z0-9_]))|-?[A-Za-z][A-Za-z0-9_]*|μ[A-Za-z]+)?';
     -- Sino-Korean and Hanja numerals (not needed for names: they hold no digit, and
     -- no other candidate can start inside one)
     c_scan_numerals CONSTANT text :=
@@ -313,14 +315,14 @@ BEGIN
              SELECT NULL::text AS caps, left(m.s, char_length(m.s) - char_length(d.after)) AS digits, d.after
                FROM (SELECT ltrim(m.s, '0123456789.,') AS after) AS d
               WHERE m.what = 'number' AND ascii(m.s) BETWEEN 48 AND 57
-                AND (d.after = '' OR ascii(d.after) IN (9, 32, 37, 176, 956) OR ascii(d.after) BETWEEN 44032 AND 55203
+                AND (d.after = '' OR ascii(d.after) IN (9, 32, 37, 45, 176, 956) OR ascii(d.after) BETWEEN 44032 AND 55203
                      OR ascii(d.after) BETWEEN 65 AND 90 OR ascii(d.after) BETWEEN 97 AND 122)
              UNION ALL
              SELECT NULL, m.s, '' WHERE m.what = 'name'
              UNION ALL
              SELECT y[1], y[2], y[3]
                FROM regexp_match(m.s, CASE m.what
-                        WHEN 'number' THEN '^(?:([A-Z]+)[ \t]+)?([^ \t\uAC00-\uD7A3A-Za-z%°μ]+)(.*)$'
+                        WHEN 'number' THEN '^(?:([A-Z]+)[ \t]+)?([^ \t\uAC00-\uD7A3A-Za-z%°μ-]+)(.*)$'
                         -- the numeral is the longest run that leaves a unit's first syllable
                         -- ('삼십일' = 삼십 + 일)
                         WHEN 'korean' THEN '^()([일이삼사오육칠팔구십백천만억조영공]+)([ \t]*[퍼개시분세주년일초원명건회배층].*)$'
@@ -332,7 +334,7 @@ BEGIN
                 AND NOT (m.what = 'korean' AND strpos(c_korean_numerals, substr(m.s, 2, 1)) = 0
                          AND substr(m.s, 2, 1) NOT IN (' ', E'\t', '년', '개', '주', '세', '퍼'))
                 AND NOT (m.what = 'number' AND ascii(m.s) BETWEEN 48 AND 57
-                         AND (ltrim(m.s, '0123456789.,') = '' OR ascii(ltrim(m.s, '0123456789.,')) IN (9, 32, 37, 176, 956)
+                         AND (ltrim(m.s, '0123456789.,') = '' OR ascii(ltrim(m.s, '0123456789.,')) IN (9, 32, 37, 45, 176, 956)
                               OR ascii(ltrim(m.s, '0123456789.,')) BETWEEN 44032 AND 55203
                               OR ascii(ltrim(m.s, '0123456789.,')) BETWEEN 65 AND 90
                               OR ascii(ltrim(m.s, '0123456789.,')) BETWEEN 97 AND 122))) AS x
@@ -350,7 +352,8 @@ BEGIN
                        FROM (SELECT ltrim(h.after, E' \t') AS a1) AS c) AS b) AS a
          -- names only: the matches that can be a name
          WHERE NOT p_names_only OR h.what IN ('name', 'ordinal') OR h.caps IS NOT NULL
-            OR (h.after <> '' AND (ascii(h.after) BETWEEN 65 AND 90 OR ascii(h.after) BETWEEN 97 AND 122))
+            OR (h.after <> '' AND (ascii(h.after) BETWEEN 65 AND 90 OR ascii(h.after) BETWEEN 97 AND 122
+                                   OR ascii(h.after) = 45 OR ascii(h.after) BETWEEN 44032 AND 55203))
     ),
     -- a word after a number that starts with a multiplier: the multiplier, the rest of
     -- its Hangul, and what follows in the word ('10만km'); Hanja units
@@ -475,7 +478,8 @@ BEGIN
         -- numbers; an ALL-CAPS word, a space and a number with no multiplier and no unit
         -- is a name, and so are digits touching Latin letters that are not a unit
         SELECT r.n, r.kind,
-               CASE WHEN r.kind = 'name' THEN coalesce(r.caps || ' ', '') || r.digits || r.latin
+               CASE WHEN r.kind = 'name' AND r.term IS NOT NULL THEN r.digits || r.w1
+                    WHEN r.kind = 'name' THEN coalesce(r.caps || ' ', '') || r.digits || r.latin
                     ELSE r.digits || CASE WHEN r.applied IS NOT NULL THEN r.s1 || r.applied ELSE '' END
                          || CASE WHEN r.raw_unit IS NULL THEN ''
                                  WHEN r.applied IS NULL THEN r.s1 || r.raw_unit
@@ -488,16 +492,31 @@ BEGIN
                          WHEN '억' THEN 100000000 WHEN '십억' THEN 1000000000 WHEN '백억' THEN 10000000000
                          WHEN '천억' THEN 100000000000 WHEN '조' THEN 1000000000000 ELSE 1 END END,
                CASE WHEN r.kind <> 'name' THEN r.raw_unit END,
-               CASE WHEN r.kind = 'name'
+               CASE WHEN r.kind = 'name' AND r.term IS NOT NULL THEN translate(r.digits, ',.', '') || r.term
+                    WHEN r.kind = 'name'
                     THEN lower(translate(coalesce(r.caps, '') || r.digits || r.latin, '_-/:.,', '') COLLATE "C") END,
                CASE WHEN r.kind = 'verbatim' THEN r.digits || coalesce(r.applied, '') END
           FROM (SELECT z.*,
-                       CASE WHEN (ascii(z.w1) BETWEEN 65 AND 90 OR ascii(z.w1) BETWEEN 97 AND 122) AND z.s1 = '' THEN z.w1 ELSE '' END AS latin,
+                       CASE WHEN z.w1 ~ '^-?[A-Za-z]' AND z.s1 = '' THEN z.w1 ELSE '' END AS latin,
                        CASE WHEN ltrim(z.digits, '0123456789.,') <> '' THEN 'verbatim'
-                            WHEN (ascii(z.w1) BETWEEN 65 AND 90 OR ascii(z.w1) BETWEEN 97 AND 122) AND z.s1 = '' AND z.raw_unit IS NULL THEN 'name'
+                            WHEN z.w1 ~ '^-?[A-Za-z]' AND z.s1 = '' AND z.raw_unit IS NULL THEN 'name'
+                            WHEN z.term IS NOT NULL THEN 'name'
                             WHEN z.caps IS NOT NULL AND z.applied IS NULL AND z.raw_unit IS NULL THEN 'name'
                             ELSE 'quantity' END AS kind
-                  FROM number AS z) AS r
+                  FROM (SELECT x.*,
+                               -- digits against a Hangul word that is neither a unit nor
+                               -- particles, nor starts like a unit: a term (10진수, 3계층,
+                               -- 2단계), a name the sources must hold, not a quantity
+                               CASE WHEN x.s1 = '' AND ascii(x.w1) BETWEEN 44032 AND 55203 AND x.raw_unit IS NULL
+                                         AND x.applied IS NULL AND x.hangul IS NULL AND left(x.w1, 1) !~ c_unit_start
+                                    THEN nullif(regexp_replace(regexp_replace(substring(x.w1 FROM '^[\uAC00-\uD7A3]+'),
+                                                               '(?:' || study_card_quantity_words('any') || '|'
+                                                               || study_card_quantity_words('after_vowel') || '|'
+                                                               || study_card_quantity_words('after_consonant') || ')+$', ''),
+                                                               -- counters: the number stays a number (1번, 4가지, 2차)
+                                                               '^(?:번째|번지|번|가지|차|등|위|째|대)$', ''), '')
+                               END AS term
+                          FROM number AS x) AS z) AS r
         UNION ALL
         -- Sino-Korean and Hanja numerals; one syllable attached to its unit counts only
         -- with 년, 개월, 주일, 세기, %, 月 (사원, 구분, 삼일, 十分, 一名 are words)

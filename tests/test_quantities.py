@@ -128,7 +128,11 @@ NAMES = [
     # (text, names, quantities)
     ("SELECT col2 FROM TAB2 WHERE col2 > 3", ["col2", "tab2"], ["3"]),
     ("TAB2 B의 구조", ["tab2"], []),                          # not 2 bytes
-    ("IPv4 주소는 32비트, IPv6 주소는 128비트이다", ["ipv4", "ipv6"], ["32", "128"]),
+    ("IPv4 주소는 32비트, IPv6 주소는 128비트이다", ["ipv4", "ipv6"], ["32비트", "128비트"]),  # 비트 is a unit
+    ("TCP 3-way handshake에서", ["tcp3way"], []),                # digits, a hyphen, a word
+    ("IPv6 주소는 10진수로 쓰지 않는다", ["ipv6", "10진수"], []),  # digits against a term
+    ("OSI 3계층의 전송 단위", ["3계층"], []),                     # the term, not OSI 3
+    ("정답은 1번, 조건은 4가지", [], ["1", "4"]),                 # counters keep the number
     ("문자셋은 utf8mb4로 지정한다", ["utf8mb4"], []),
     ("물의 화학식 H2O", ["h2o"], []),
     ("2NF와 3NF의 차이", ["2nf", "3nf"], []),
@@ -136,7 +140,7 @@ NAMES = [
     ("3D 프린팅과 B2B 거래", ["3d", "b2b"], []),
     ("ISO 9001 인증을 받았다", ["iso9001"], []),
     ("RAID 5는 패리티를 분산 저장한다", ["raid5"], []),
-    ("OSI 7계층 중 전송 계층", ["osi7"], []),
+    ("OSI 7계층 중 전송 계층", ["7계층"], []),                   # the term after the caps word
     ("HTTP 404 오류", ["http404"], []),
     ("제2정규형은 부분 함수 종속을 제거한다", ["제2정규형"], []),
     ("제3세계의 국가들", ["제3세계"], []),
