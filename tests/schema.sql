@@ -7,20 +7,14 @@ CREATE FUNCTION public.commit_cards(p_job_id bigint, p_worker text, p_result jso
     SET search_path TO 'public', 'pg_temp'
     AS $$
 DECLARE
-    c_max_cards constant integer := 20;
-    v_job study_memo_card_jobs;
-    v_review_reason text;
+    v_job study_memo_card_jobs := study_card_lock_job(p_job_id, p_worker);
+    v_cards jsonb := study_card_result_cards(p_result);
+    v_review_reason text := study_card_review_reason(p_result -> 'needs_review');
     v_problem text;
-    v_handles jsonb;
+    v_handles jsonb := coalesce(v_job.payload -> 'handles', '{}');
+    v_judged jsonb;
     v_card jsonb;
-    v_index integer;
-    v_reason text;
-    v_detail text;
     v_key text;
-    v_other record;
-    v_passed jsonb := '{}';      -- norm_key -> index of the first card that passed study_card_check
-    v_survivors jsonb := '[]';   -- [{"index", "key", "card"}] in result order
-    v_dropped jsonb := '[]';
     v_cue text;
     v_answer text;
     v_cloze_text text;
@@ -29,14 +23,6 @@ DECLARE
     v_retired bigint[];
     v_report jsonb;
 BEGIN
-    v_job := study_card_held_job(p_job_id, p_worker);
-    IF jsonb_typeof(p_result) IS DISTINCT FROM 'object' OR jsonb_typeof(p_result -> 'cards') IS DISTINCT FROM 'array' THEN
-        RAISE EXCEPTION 'the result must be a JSON object {"cards": [...]}'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('got %s', coalesce(left(p_result::text, 200), 'SQL NULL'));
-    END IF;
-    v_review_reason := study_card_review_reason(p_result -> 'needs_review');
-
     -- The lock first, then the version: a commit that waited here behind another one
     -- of the user must see a version that changed meanwhile, or it would write cards
     -- of the old version over (and retire) those of a newer job committed just before.
@@ -49,53 +35,9 @@ BEGIN
         RETURN v_report;
     END IF;
 
-    v_handles := coalesce(v_job.payload -> 'handles', '{}');
-
-    FOR v_card, v_index IN
-        SELECT c.value, c.ord - 1 FROM jsonb_array_elements(p_result -> 'cards') WITH ORDINALITY AS c(value, ord)
-    LOOP
-        IF v_index >= c_max_cards THEN
-            v_reason := 'invalid_shape';
-            v_detail := format('card %s is past the limit of %s cards per result', v_index, c_max_cards);
-        ELSE
-            SELECT g.reason, g.detail INTO v_reason, v_detail FROM study_card_check(v_card, v_handles) AS g;
-        END IF;
-        IF v_reason IS NULL THEN
-            v_key := study_card_norm_key(v_card);
-            IF v_passed ? v_key THEN
-                v_reason := 'duplicate_in_batch';
-                v_detail := format('same card as card %s of this result', v_passed ->> v_key);
-            ELSE
-                v_passed := v_passed || jsonb_build_object(v_key, v_index);
-                SELECT c.id, c.source_kind, c.source_id INTO v_other
-                  FROM study_memo_cards c
-                 WHERE c.user_id = v_job.user_id AND c.norm_key = v_key AND c.deleted_at IS NULL
-                   AND (c.source_kind, c.source_id) IS DISTINCT FROM (v_job.source_kind, v_job.source_id);
-                IF FOUND THEN
-                    v_reason := 'duplicate';
-                    v_detail := format('card %s (from %s %s) says the same', v_other.id, v_other.source_kind, v_other.source_id);
-                ELSE
-                    SELECT c.id, c.source_kind, c.source_id INTO v_other
-                      FROM study_memo_cards c
-                     WHERE c.user_id = v_job.user_id AND c.norm_key = v_key AND c.retired_reason = 'user_deleted'
-                     ORDER BY c.id DESC
-                     LIMIT 1;
-                    IF FOUND THEN
-                        v_reason := 'user_deleted';
-                        v_detail := format('the user deleted this card (card %s)', v_other.id);
-                    END IF;
-                END IF;
-            END IF;
-        END IF;
-        IF v_reason IS NULL THEN
-            v_survivors := v_survivors || jsonb_build_array(jsonb_build_object('index', v_index, 'key', v_key, 'card', v_card));
-        ELSE
-            v_dropped := v_dropped || jsonb_build_array(jsonb_build_object('index', v_index, 'reason', v_reason, 'detail', v_detail));
-        END IF;
-    END LOOP;
-
+    v_judged := study_card_judge(v_job, v_cards);
     FOR v_card, v_key IN
-        SELECT s.value -> 'card', s.value ->> 'key' FROM jsonb_array_elements(v_survivors) WITH ORDINALITY AS s(value, ord) ORDER BY s.ord
+        SELECT s.value -> 'card', s.value ->> 'key' FROM jsonb_array_elements(v_judged -> 'survivors') WITH ORDINALITY AS s(value, ord) ORDER BY s.ord
     LOOP
         -- Only the fields of the card's type: the others are unknown keys, ignored.
         v_cue := CASE v_card ->> 'type' WHEN 'qa' THEN btrim(v_card ->> 'cue') END;
@@ -135,24 +77,82 @@ BEGIN
         RETURNING id)
     SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO v_retired FROM retired;
 
-    IF v_job.source_kind = 'question' AND (v_review_reason IS NOT NULL OR cardinality(v_kept) = 0) THEN
-        UPDATE study_questions
-           SET needs_review = true, needs_review_reason = coalesce(v_review_reason, 'all_dropped'), needs_review_at = now()
-         WHERE id = v_job.source_id;
+    IF v_review_reason IS NOT NULL OR cardinality(v_kept) = 0 THEN
+        PERFORM study_card_flag_for_review(v_job.source_kind, v_job.source_id, coalesce(v_review_reason, 'all_dropped'));
     END IF;
 
     RETURN study_card_close_job(
         v_job.id, 'completed',
         CASE WHEN cardinality(v_kept) = 0 THEN 'all_dropped' END,
         CASE WHEN cardinality(v_kept) = 0
-             THEN format('no card passed the guards (%s dropped)', jsonb_array_length(v_dropped)) END,
-        v_kept, v_retired, v_dropped);
+             THEN format('no card passed the guards (%s dropped)', jsonb_array_length(v_judged -> 'dropped')) END,
+        v_kept, v_retired, v_judged -> 'dropped');
 END
 $$;
+
+CREATE FUNCTION public.study_card_add_jobs(p_kind text, p_source_ids bigint[], p_user_ids bigint[], p_versions timestamp with time zone[], p_focus timestamp with time zone[], OUT made integer, OUT runnable integer) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    v_debounce interval := CASE WHEN p_kind = 'subject_note' THEN study_card_note_debounce() ELSE interval '0' END;
+BEGIN
+    made := 0;
+    runnable := 0;
+    IF coalesce(cardinality(p_source_ids), 0) = 0 THEN
+        RETURN;
+    END IF;
+    WITH enqueued AS (
+        INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind, priority, run_after)
+        SELECT s.user_id, p_kind, s.id, s.version, 'card_extract', study_card_priority(s.focus), now() + v_debounce
+          FROM unnest(p_source_ids, p_user_ids, p_versions, p_focus) AS s(id, user_id, version, focus)
+        ON CONFLICT DO NOTHING
+        RETURNING source_id, source_version, run_after
+    ), superseded AS (
+        UPDATE study_memo_card_jobs j
+           SET status = 'skipped', error_code = 'stale_version', completed_at = now(),
+               error_message = format('superseded by version %s', e.source_version)
+          FROM enqueued e
+         WHERE p_kind = 'subject_note'
+           AND j.source_kind = p_kind AND j.source_id = e.source_id
+           AND j.status = 'pending' AND j.source_version <> e.source_version
+    )
+    SELECT count(*), count(*) FILTER (WHERE e.run_after <= now()) INTO made, runnable FROM enqueued e;
+END
+$$;
+
+CREATE FUNCTION public.study_card_invisibles() RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN '\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF0-\uFFF8\U0001BCA0-\U0001BCA3\U0001D173-\U0001D17A\U000E0000-\U000E0FFF'::text;
+
+CREATE FUNCTION public.study_card_letters() RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN '0-9a-z\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u024F\u0370-\u03FF\u0400-\u04FF\u1100-\u11FF\u3040-\u30FF\u3131-\u318E\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7A3'::text;
+
+CREATE FUNCTION public.study_card_operators() RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN '-+*/%=<>|&^~@#$_\\\u00AC\u00B1\u00D7\u00F7\u2190-\u21FF\u2200-\u22FF'::text;
+
+CREATE FUNCTION public.study_card_spaces() RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN '\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000'::text;
+
+CREATE FUNCTION public.study_card_visible(p_text text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN regexp_replace(NORMALIZE(regexp_replace(p_text, (('['::text || public.study_card_invisibles()) || ']'::text), ''::text, 'g'::text), NFKC), (('['::text || public.study_card_invisibles()) || ']'::text), ''::text, 'g'::text);
+
+CREATE FUNCTION public.study_card_norm(p_text text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN (SELECT CASE WHEN ((t.letters = ''::text) AND ((t.compact ~ (('['::text || public.study_card_operators()) || ']'::text)) OR (t.compact ~ '^[.,:;!]$'::text))) THEN t.compact ELSE t.letters END AS letters FROM (SELECT regexp_replace(v.visible, (('['::text || public.study_card_spaces()) || ']'::text), ''::text, 'g'::text) AS compact, regexp_replace(lower((v.visible COLLATE "C")), (('[^'::text || public.study_card_letters()) || ']'::text), ''::text, 'g'::text) AS letters FROM (SELECT public.study_card_visible(study_card_norm.p_text) AS visible) v) t);
+
+CREATE FUNCTION public.study_card_answer_key(p_card_type text, p_answer text, p_cloze_text text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE p_card_type WHEN 'qa'::text THEN public.study_card_norm(p_answer) ELSE (SELECT string_agg(public.study_card_norm(split_part(d.parts[1], '::'::text, 1)), '|'::text ORDER BY d.ord) AS string_agg FROM regexp_matches(study_card_answer_key.p_cloze_text, '\{\{c[0-9]{1,4}::([^{}]*)\}\}'::text, 'g'::text) WITH ORDINALITY d(parts, ord)) END;
 
 CREATE FUNCTION public.study_card_card_text(p_card jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
     AS $$
     SELECT CASE p_card ->> 'type'
         WHEN 'qa' THEN concat_ws(E'\n', p_card ->> 'cue', p_card ->> 'answer')
@@ -180,17 +180,18 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION public.study_card_check(p_card jsonb, p_handles jsonb, OUT reason text, OUT detail text) RETURNS record
+CREATE FUNCTION public.study_card_check(p_card jsonb, p_sources jsonb, OUT reason text, OUT detail text) RETURNS record
     LANGUAGE plpgsql STABLE
     SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
     AS $$
 DECLARE
     v_evidence jsonb := coalesce(nullif(p_card -> 'evidence', 'null'), '[]');
     v_item jsonb;
     v_index integer;
     v_source jsonb;
-    v_text text;
     v_missing text[];
+    v_card_text text;
 BEGIN
     detail := study_card_shape_problem(p_card);
     IF detail IS NOT NULL THEN
@@ -205,9 +206,7 @@ BEGIN
     FOR v_item, v_index IN
         SELECT e.value, e.ord - 1 FROM jsonb_array_elements(v_evidence) WITH ORDINALITY AS e(value, ord)
     LOOP
-        v_source := CASE WHEN jsonb_typeof(v_item -> 'source') = 'string'
-                         THEN p_handles -> (v_item ->> 'source') END;
-        IF jsonb_typeof(v_source) IS DISTINCT FROM 'object' THEN
+        IF jsonb_typeof(v_item -> 'source') <> 'string' OR NOT p_sources ? (v_item ->> 'source') THEN
             reason := 'evidence_foreign';
             detail := format('evidence %s cites %s, which is not a source gathered for this job',
                              v_index, v_item -> 'source');
@@ -217,31 +216,54 @@ BEGIN
     FOR v_item, v_index IN
         SELECT e.value, e.ord - 1 FROM jsonb_array_elements(v_evidence) WITH ORDINALITY AS e(value, ord)
     LOOP
-        v_source := p_handles -> (v_item ->> 'source');
-        v_text := study_card_source_text(v_source ->> 'kind', (v_source ->> 'id')::bigint);
-        IF coalesce(strpos(study_card_norm(v_text), study_card_norm(v_item ->> 'quote')), 0) = 0 THEN
+        v_source := p_sources -> (v_item ->> 'source');
+        IF coalesce(strpos(v_source ->> 'norm', study_card_norm(v_item ->> 'quote')), 0) = 0 THEN
             reason := 'evidence_not_found';
             detail := format('evidence %s: the quote is not in %s', v_index, v_item ->> 'source');
             RETURN;
         END IF;
-        v_missing := study_card_unsupported_quantities(v_item ->> 'quote', v_text);
+        IF NOT (v_source -> 'bidi')::boolean AND v_item ->> 'quote' ~ '[\u202A-\u202E\u2066-\u2069]' THEN
+            reason := 'evidence_not_found';
+            detail := format('evidence %s: the quote has bidi controls that %s does not have', v_index, v_item ->> 'source');
+            RETURN;
+        END IF;
+        v_missing := study_card_unsupported_quantities(
+            v_item ->> 'quote', ARRAY(SELECT jsonb_array_elements_text(v_source -> 'keys')));
         IF cardinality(v_missing) > 0 THEN
             reason := 'evidence_not_found';
             detail := format('evidence %s: the quote''s number %s is not a number of %s',
                              v_index, array_to_string(v_missing, ', '), v_item ->> 'source');
             RETURN;
         END IF;
+        v_missing := study_card_missing_names(v_item ->> 'quote', v_source ->> 'norm',
+                                              ARRAY(SELECT jsonb_array_elements_text(v_source -> 'names')));
+        IF cardinality(v_missing) > 0 THEN
+            reason := 'evidence_not_found';
+            detail := format('evidence %s: the quote''s name %s is not a name of %s',
+                             v_index, array_to_string(v_missing, ', '), v_item ->> 'source');
+            RETURN;
+        END IF;
     END LOOP;
-    v_missing := study_card_unsupported_quantities(
-        study_card_card_text(p_card),
-        (SELECT string_agg(e.value ->> 'quote', E'\n') FROM jsonb_array_elements(v_evidence) AS e));
+    v_card_text := study_card_card_text(p_card);
+    v_missing := study_card_unsupported_quantities(v_card_text, study_card_quantity_keys(
+        (SELECT string_agg(e.value ->> 'quote', E'\n') FROM jsonb_array_elements(v_evidence) AS e)));
     IF cardinality(v_missing) > 0 THEN
         reason := 'quantity_unsupported';
         detail := array_to_string(v_missing, ', ') || ' not in evidence';
         RETURN;
     END IF;
+    v_missing := (SELECT study_card_missing_names(v_card_text, string_agg(DISTINCT cited.source ->> 'norm', '|'),
+                                                  array_agg(name.value))
+                    FROM (SELECT DISTINCT p_sources -> (e.value ->> 'source') AS source
+                            FROM jsonb_array_elements(v_evidence) AS e) AS cited
+                    LEFT JOIN LATERAL jsonb_array_elements_text(cited.source -> 'names') AS name(value) ON true);
+    IF cardinality(v_missing) > 0 THEN
+        reason := 'quantity_unsupported';
+        detail := format('the name %s is not in the cited sources', array_to_string(v_missing, ', '));
+        RETURN;
+    END IF;
     IF p_card ->> 'type' = 'qa' THEN
-        IF study_card_leaks(p_card ->> 'answer', p_card ->> 'cue') THEN
+        IF study_card_leaks(p_card ->> 'answer', study_card_without_options(p_card ->> 'cue')) THEN
             reason := 'cue_leaks_answer';
             detail := format('the answer "%s" is visible in the cue', p_card ->> 'answer');
         END IF;
@@ -257,6 +279,57 @@ BEGIN
         reason := 'cloze_leaks_answer';
     END IF;
 END
+$$;
+
+CREATE FUNCTION public.study_card_check_result(p_job_id bigint, p_worker text, p_result jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    v_job study_memo_card_jobs := study_card_lock_job(p_job_id, p_worker);
+    v_cards jsonb := study_card_result_cards(p_result);
+    v_problem text := study_card_source_problem(v_job.source_kind, v_job.source_id, v_job.source_version);
+    v_judged jsonb;
+BEGIN
+    IF v_problem IS NOT NULL THEN
+        RETURN jsonb_build_object('job_id', v_job.id, 'status', 'skipped', 'error_code', v_problem,
+                                  'kept', '[]'::jsonb, 'dropped', '[]'::jsonb);
+    END IF;
+    v_judged := study_card_judge(v_job, v_cards);
+    RETURN jsonb_build_object(
+        'job_id', v_job.id, 'status', 'completed',
+        'error_code', CASE WHEN jsonb_array_length(v_judged -> 'survivors') = 0 THEN 'all_dropped' END,
+        'kept', (SELECT coalesce(jsonb_agg(s.value -> 'index'), '[]') FROM jsonb_array_elements(v_judged -> 'survivors') AS s),
+        'dropped', v_judged -> 'dropped');
+END
+$$;
+
+CREATE FUNCTION public.study_card_choice_key(p_label text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN regexp_replace(regexp_replace(lower(regexp_replace(public.study_card_visible(p_label), (('['::text || public.study_card_spaces()) || ']+'::text), ''::text, 'g'::text)), '^[(\[](.*)[)\]]$'::text, '\1'::text), '(번|\.|\))$'::text, ''::text);
+
+CREATE FUNCTION public.study_card_choice_label(p_n integer) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN ((p_n >= 1) AND (p_n <= 20)) THEN (chr((9311 + p_n)) || '.'::text) ELSE (('('::text || p_n) || ')'::text) END;
+
+CREATE FUNCTION public.study_card_cited_sources(p_handles jsonb, p_cards jsonb) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
+    AS $$
+    SELECT coalesce(jsonb_object_agg(cited.handle, jsonb_build_object(
+               'kind', ref ->> 'kind', 'id', (ref ->> 'id')::bigint, 'norm', study_card_norm(src.text),
+               'keys', to_jsonb(ARRAY(SELECT DISTINCT k FROM unnest(study_card_quantity_keys(src.text)) AS k)),
+               'names', to_jsonb(study_card_names(src.text)),
+               'bidi', coalesce(src.text ~ '[\u202A-\u202E\u2066-\u2069]', false))), '{}')
+      FROM (SELECT DISTINCT item.value ->> 'source' AS handle
+              FROM jsonb_array_elements(p_cards) AS card
+             CROSS JOIN jsonb_array_elements(CASE WHEN jsonb_typeof(card.value -> 'evidence') = 'array'
+                                                  THEN card.value -> 'evidence' ELSE '[]' END) AS item
+             WHERE jsonb_typeof(item.value -> 'source') = 'string') AS cited
+     CROSS JOIN LATERAL (SELECT p_handles -> cited.handle AS ref) AS r
+     CROSS JOIN LATERAL (SELECT study_card_source_text(r.ref ->> 'kind', (r.ref ->> 'id')::bigint) AS text) AS src
+     WHERE jsonb_typeof(r.ref) = 'object'
 $$;
 
 CREATE TABLE public.study_memo_card_jobs (
@@ -279,8 +352,17 @@ CREATE TABLE public.study_memo_card_jobs (
     run_after timestamp with time zone DEFAULT now() NOT NULL,
     locked_by text,
     lease_expires_at timestamp with time zone,
-    CONSTRAINT study_memo_card_jobs_lease_check CHECK ((((status)::text = 'processing'::text) = ((locked_by IS NOT NULL) AND (lease_expires_at IS NOT NULL)))),
-    CONSTRAINT study_memo_card_jobs_status_check CHECK (((status)::text = ANY ((ARRAY['pending'::character varying, 'processing'::character varying, 'completed'::character varying, 'failed'::character varying, 'skipped'::character varying])::text[])))
+    locked_by_role text,
+    lease_renewed_at timestamp with time zone,
+    takeovers integer DEFAULT 0 NOT NULL,
+    CONSTRAINT study_memo_card_jobs_error_code_check CHECK (((error_code)::text = ANY ((ARRAY['all_dropped'::character varying, 'lease_expired'::character varying, 'llm_timeout'::character varying, 'no_ready_explanation'::character varying, 'parse_fail'::character varying, 'source_deleted'::character varying, 'stale_version'::character varying, 'unknown'::character varying])::text[]))),
+    CONSTRAINT study_memo_card_jobs_lease_check CHECK (
+CASE
+    WHEN ((status)::text = 'processing'::text) THEN (num_nulls(locked_by, locked_by_role, lease_expires_at, lease_renewed_at) = 0)
+    ELSE (num_nonnulls(locked_by, lease_expires_at) = 0)
+END),
+    CONSTRAINT study_memo_card_jobs_status_check CHECK (((status)::text = ANY ((ARRAY['pending'::character varying, 'processing'::character varying, 'completed'::character varying, 'failed'::character varying, 'skipped'::character varying])::text[]))),
+    CONSTRAINT study_memo_card_jobs_takeovers_check CHECK ((takeovers >= 0))
 );
 
 CREATE FUNCTION public.study_card_claim(p_worker text, p_limit integer DEFAULT 1, p_lease interval DEFAULT '00:10:00'::interval) RETURNS SETOF public.study_memo_card_jobs
@@ -291,6 +373,7 @@ DECLARE
     v_wanted int := p_limit;
     v_ids bigint[];
     v_claimed int;
+    v_lease interval;
 BEGIN
     IF btrim(coalesce(p_worker, '')) = '' THEN
         RAISE EXCEPTION 'p_worker must name the worker' USING ERRCODE = 'invalid_parameter_value';
@@ -301,20 +384,25 @@ BEGIN
     IF p_lease IS NULL OR p_lease <= interval '0' THEN
         RAISE EXCEPTION 'p_lease must be positive, got %', p_lease USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    v_lease := least(p_lease, study_card_max_lease());
 
+    -- A lost lease is an attempt ended with lease_expired: a job the vocabulary does not
+    -- send back to pending is closed here, the others are taken over below.
     UPDATE study_memo_card_jobs
-       SET status = 'failed', error_code = 'lease_expired', completed_at = now(),
-           error_message = format('lease of %s expired at %s; no attempt left', locked_by, lease_expires_at),
-           locked_by = NULL, lease_expires_at = NULL
+       SET status = study_card_next_status('lease_expired', attempts, max_attempts),
+           error_code = 'lease_expired', completed_at = now(),
+           error_message = format('lease of %s (%s) expired at %s; no attempt left', locked_by, locked_by_role,
+                                  study_card_lease_end(lease_expires_at, lease_renewed_at)),
+           locked_by = NULL, lease_expires_at = NULL, takeovers = takeovers + 1
      WHERE id IN (SELECT id FROM study_memo_card_jobs
-                   WHERE status = 'processing' AND lease_expires_at < now()
-                     AND attempts >= max_attempts
+                   WHERE status = 'processing' AND study_card_lease_end(lease_expires_at, lease_renewed_at) < now()
+                     AND study_card_next_status('lease_expired', attempts, max_attempts) <> 'pending'
                      FOR UPDATE SKIP LOCKED);
 
     LOOP
         v_ids := ARRAY(SELECT id FROM study_memo_card_jobs
-                        WHERE status = 'processing' AND lease_expires_at < now()
-                          AND attempts < max_attempts
+                        WHERE status = 'processing' AND study_card_lease_end(lease_expires_at, lease_renewed_at) < now()
+                          AND study_card_next_status('lease_expired', attempts, max_attempts) = 'pending'
                         ORDER BY priority DESC, id
                         LIMIT v_wanted
                           FOR UPDATE SKIP LOCKED);
@@ -328,25 +416,31 @@ BEGIN
         EXIT WHEN cardinality(v_ids) = 0;
 
         UPDATE study_memo_card_jobs j
-           SET status = 'skipped', error_code = c.problem, completed_at = now(),
+           SET status = e.closes_with, error_code = c.problem, completed_at = now(),
                error_message = format('closed at claim by %s', p_worker),
                locked_by = NULL, lease_expires_at = NULL
           FROM (SELECT id, study_card_source_problem(source_kind, source_id, source_version) AS problem
                   FROM study_memo_card_jobs
                  WHERE id = ANY (v_ids)) AS c
-         WHERE j.id = c.id AND c.problem IS NOT NULL;
+          JOIN study_card_error_codes e ON e.code = c.problem
+         WHERE j.id = c.id;
         PERFORM study_card_carry_request(id) FROM unnest(v_ids) AS id;
 
         RETURN QUERY
         UPDATE study_memo_card_jobs j
            SET status = 'processing', attempts = j.attempts + 1, started_at = now(),
-               locked_by = p_worker, lease_expires_at = now() + p_lease,
+               locked_by = p_worker, locked_by_role = session_user,
+               lease_expires_at = now() + v_lease, lease_renewed_at = now(),
+               takeovers = j.takeovers + CASE WHEN j.status = 'processing' THEN 1 ELSE 0 END,
                error_code = CASE WHEN j.status = 'processing' THEN 'lease_expired' ELSE j.error_code END,
                error_message = CASE WHEN j.status = 'processing'
-                                    THEN format('lease of %s expired at %s; taken over by %s',
-                                                j.locked_by, j.lease_expires_at, p_worker)
+                                    THEN format('lease of %s (%s) expired at %s; taken over by %s (%s)',
+                                                j.locked_by, j.locked_by_role,
+                                                study_card_lease_end(j.lease_expires_at, j.lease_renewed_at),
+                                                p_worker, session_user)
                                     ELSE j.error_message END
-         WHERE j.id = ANY (v_ids) AND j.status IN ('pending', 'processing')
+         WHERE j.id = ANY (v_ids)  -- and not closed just above:
+           AND j.status IN (SELECT status FROM study_card_job_statuses WHERE NOT terminal)
         RETURNING j.*;
         GET DIAGNOSTICS v_claimed = ROW_COUNT;
 
@@ -378,6 +472,7 @@ $$;
 CREATE FUNCTION public.study_card_cloze_deletions(p_text text) RETURNS TABLE(ord integer, n integer, answer text, hint text)
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
     AS $$
     SELECT d.ord::integer, d.parts[1]::integer,
            CASE WHEN strpos(d.parts[2], '::') > 0
@@ -390,6 +485,7 @@ $$;
 CREATE FUNCTION public.study_card_cloze_leak(p_text text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
     AS $$
     SELECT CASE
                WHEN study_card_leaks(d.answer, d.hint)
@@ -406,6 +502,7 @@ $$;
 CREATE FUNCTION public.study_card_cloze_problem(p_text text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
     AS $$
     SELECT CASE
         WHEN NOT EXISTS (SELECT FROM study_card_cloze_deletions(p_text)) THEN
@@ -431,6 +528,7 @@ $$;
 CREATE FUNCTION public.study_card_cloze_visible(p_text text, p_n integer) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
     AS $$
     SELECT string_agg(part.piece || coalesce(CASE WHEN d.n = p_n THEN ' [' || coalesce(d.hint, '…') || '] '
                                                   ELSE d.answer END, ''),
@@ -456,59 +554,57 @@ CREATE FUNCTION public.study_card_enqueue(p_limit integer DEFAULT 100) RETURNS i
     SET search_path TO 'public', 'pg_temp'
     AS $$
 DECLARE
-    v_enqueued int;
-    v_runnable int;
+    v_made int := 0;
+    v_runnable int := 0;
+    v_kind text;
+    v_ids bigint[];
+    v_users bigint[];
+    v_versions timestamptz[];
+    v_focus timestamptz[];
+    v_added record;
 BEGIN
     IF p_limit IS NULL OR p_limit < 1 THEN
         RAISE EXCEPTION 'p_limit must be at least 1, got %', p_limit USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    WITH due AS (
-        SELECT *
-          FROM (SELECT q.user_id, 'question' AS source_kind, q.id AS source_id,
-                       q.ai_explanation_generated_at AS version, q.topic_id, now() AS run_after
-                  FROM study_questions q
-                 WHERE q.ai_explanation_generated_at IS NOT NULL
-                   AND q.deleted_at IS NULL
-                   AND NOT study_card_is_blank(q.ai_explanation)
-                   AND NOT EXISTS (SELECT FROM study_memo_card_jobs j
-                                    WHERE j.source_kind = 'question' AND j.source_id = q.id
-                                      AND j.source_version = q.ai_explanation_generated_at
-                                      AND j.kind = 'card_extract')
-                UNION ALL
-                SELECT n.user_id, 'subject_note', n.id, n.updated_at, n.topic_id,
-                       now() + study_card_note_debounce()
-                  FROM study_subject_notes n
-                 WHERE n.deleted_at IS NULL
-                   AND NOT study_card_is_blank(n.body)
-                   AND NOT EXISTS (SELECT FROM study_memo_card_jobs j
-                                    WHERE j.source_kind = 'subject_note' AND j.source_id = n.id
-                                      AND j.source_version = n.updated_at
-                                      AND j.kind = 'card_extract')) AS candidates
-         ORDER BY version, source_kind, source_id
-         LIMIT p_limit
-    ), enqueued AS (
-        INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind,
-                                          priority, run_after)
-        SELECT d.user_id, d.source_kind, d.source_id, d.version, 'card_extract',
-               study_card_priority(t.focused_at), d.run_after
-          FROM due d
-          LEFT JOIN study_topics t ON t.id = d.topic_id
-        ON CONFLICT DO NOTHING
-        RETURNING source_kind, source_id, source_version, run_after
-    ), superseded AS (
-        UPDATE study_memo_card_jobs j
-           SET status = 'skipped', error_code = 'stale_version', completed_at = now(),
-               error_message = format('superseded by version %s', e.source_version)
-          FROM enqueued e
-         WHERE e.source_kind = 'subject_note'
-           AND j.source_kind = 'subject_note' AND j.source_id = e.source_id
-           AND j.status = 'pending' AND j.source_version <> e.source_version
-    )
-    SELECT count(*), count(*) FILTER (WHERE run_after <= now())
-      INTO v_enqueued, v_runnable
-      FROM enqueued;
+    FOR v_kind, v_ids, v_users, v_versions, v_focus IN
+        SELECT d.source_kind, array_agg(d.source_id), array_agg(d.user_id), array_agg(d.version),
+               array_agg(study_card_topic_focus(d.topic_id))
+          FROM (SELECT s.*
+                  FROM study_card_ready_sources() AS s
+                 WHERE NOT EXISTS (SELECT FROM study_memo_card_jobs j
+                                    WHERE j.source_kind = s.source_kind AND j.source_id = s.source_id
+                                      AND j.source_version = s.version AND j.kind = 'card_extract')
+                 ORDER BY s.version, s.source_kind, s.source_id
+                 LIMIT p_limit) AS d
+         GROUP BY d.source_kind
+    LOOP
+        v_added := study_card_add_jobs(v_kind, v_ids, v_users, v_versions, v_focus);
+        v_made := v_made + v_added.made;
+        v_runnable := v_runnable + v_added.runnable;
+    END LOOP;
     PERFORM study_card_notify(v_runnable);
-    RETURN v_enqueued;
+    RETURN v_made;
+END
+$$;
+
+CREATE FUNCTION public.study_card_enqueue_sources(p_kind text, p_source_ids bigint[]) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    v_added record;
+BEGIN
+    IF coalesce(cardinality(p_source_ids), 0) = 0 THEN
+        RETURN 0;
+    END IF;
+    SELECT a.* INTO v_added
+      FROM (SELECT array_agg(s.source_id) AS ids, array_agg(s.user_id) AS owners, array_agg(s.version) AS versions,
+                   array_agg(study_card_topic_focus(s.topic_id)) AS focus
+              FROM study_card_ready_sources() AS s
+             WHERE s.source_kind = p_kind AND s.source_id = ANY (p_source_ids)) AS r
+     CROSS JOIN LATERAL study_card_add_jobs(p_kind, r.ids, r.owners, r.versions, r.focus) AS a;
+    PERFORM study_card_notify(v_added.runnable);
+    RETURN v_added.made;
 END
 $$;
 
@@ -517,25 +613,25 @@ CREATE FUNCTION public.study_card_fail(p_job_id bigint, p_worker text, p_error_c
     SET search_path TO 'public', 'pg_temp'
     AS $$
 DECLARE
+    v_code study_card_error_codes;
     v_job study_memo_card_jobs;
     v_status text;
+    v_worker_codes text := (SELECT string_agg(code, ', ' ORDER BY code)
+                              FROM study_card_error_codes WHERE recorded_by = 'worker');
 BEGIN
-    IF p_error_code IN ('all_dropped', 'lease_expired') THEN
-        RAISE EXCEPTION 'error code % is not reported through study_card_fail', p_error_code
+    SELECT * INTO v_code FROM study_card_error_codes WHERE code = p_error_code;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown error code %', coalesce(quote_literal(p_error_code), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'all_dropped is written by commit_cards; lease_expired by claim and reap';
-    ELSIF p_error_code IS NULL OR p_error_code NOT IN ('parse_fail', 'llm_timeout', 'unknown',
-            'no_ready_explanation', 'stale_version', 'source_deleted') THEN
-        RAISE EXCEPTION 'unknown error code %', p_error_code
+                  HINT = format('a worker records one of: %s', v_worker_codes);
+    ELSIF v_code.recorded_by <> 'worker' THEN
+        RAISE EXCEPTION 'error code % is recorded by the database only, not through study_card_fail', p_error_code
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'one of parse_fail, llm_timeout, unknown, no_ready_explanation, stale_version, source_deleted';
+                  DETAIL = v_code.meaning,
+                  HINT = format('a worker records one of: %s', v_worker_codes);
     END IF;
     v_job := study_card_held_job(p_job_id, p_worker);
-    v_status := CASE
-        WHEN p_error_code IN ('no_ready_explanation', 'stale_version', 'source_deleted') THEN 'skipped'
-        WHEN v_job.attempts >= v_job.max_attempts THEN 'failed'
-        ELSE 'pending'
-    END;
+    v_status := study_card_next_status(p_error_code, v_job.attempts, v_job.max_attempts);
     UPDATE study_memo_card_jobs
        SET status = v_status, error_code = p_error_code, error_message = left(p_message, 2000),
            run_after = CASE WHEN v_status = 'pending' THEN now() + study_card_retry_delay(attempts)
@@ -545,6 +641,15 @@ BEGIN
      WHERE id = p_job_id;
     RETURN v_status;
 END
+$$;
+
+CREATE FUNCTION public.study_card_flag_for_review(p_kind text, p_id bigint, p_reason text) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    UPDATE study_questions
+       SET needs_review = true, needs_review_reason = p_reason, needs_review_at = now()
+     WHERE p_kind = 'question' AND id = p_id
 $$;
 
 CREATE FUNCTION public.study_card_gather(p_job_id bigint, p_k integer DEFAULT 6, p_query_embedding public.vector DEFAULT NULL::public.vector, p_worker text DEFAULT NULL::text) RETURNS TABLE(handle text, source_kind text, source_id bigint, title text, body text, score double precision)
@@ -563,23 +668,23 @@ DECLARE
     v_iterative_scan text;
     v_related jsonb;
     v_handles jsonb;
+    v_problem text;
 BEGIN
     IF p_k IS NULL OR p_k NOT BETWEEN 0 AND 50 THEN
         RAISE EXCEPTION 'k must be between 0 and 50, not %', p_k USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF p_worker IS NOT NULL THEN
-        v_job := study_card_held_job(p_job_id, p_worker);
-    ELSE
-        SELECT * INTO v_job FROM study_memo_card_jobs j WHERE j.id = p_job_id;
+    IF p_worker IS NULL THEN
+        RAISE EXCEPTION 'study_card_gather needs p_worker, the worker name job % was claimed with', p_job_id
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF v_job.id IS NULL OR v_job.status <> 'processing' THEN
-        RAISE EXCEPTION 'study card job % is not being processed', p_job_id
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = format('status %s', coalesce(v_job.status, 'missing'));
-    END IF;
-    IF NOT EXISTS (SELECT FROM study_card_source(v_job.source_kind, v_job.source_id)) THEN
-        RAISE EXCEPTION 'the source of study card job % (% %) is gone', p_job_id, v_job.source_kind, v_job.source_id
-            USING ERRCODE = 'object_not_in_prerequisite_state';
+    v_job := study_card_held_job(p_job_id, p_worker);
+    v_problem := study_card_source_problem(v_job.source_kind, v_job.source_id, v_job.source_version);
+    IF v_problem IS NOT NULL THEN
+        PERFORM study_card_close_job(v_job.id, 'skipped', v_problem,
+                                     format('closed at gather: the source is %s', replace(v_problem, '_', ' ')),
+                                     '{}', '{}', '[]');
+        PERFORM study_card_carry_request(v_job.id);
+        RETURN;
     END IF;
     v_pool := greatest(20, p_k * 4);
     v_query := coalesce(p_query_embedding, study_card_source_embedding(v_job.source_kind, v_job.source_id));
@@ -638,18 +743,37 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.study_card_generic_words() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN ARRAY['패턴'::text, '방법'::text, '방식'::text, '기법'::text, '시대'::text, '구조'::text, '단계'::text, '과정'::text, '원칙'::text, '개념'::text, '종류'::text, '유형'::text, '기능'::text, '특징'::text, '역할'::text, '형태'::text, '이론'::text, '모델'::text, '기술'::text, '현상'::text, '제도'::text, '정책'::text, '연산자'::text, '명령어'::text, '키워드'::text, '함수'::text, '대첩'::text, '전투'::text, '전쟁'::text, '운동'::text, '조약'::text, '사건'::text, '왕조'::text, 'pattern'::text, 'method'::text, 'model'::text, 'operator'::text];
+
 CREATE FUNCTION public.study_card_heartbeat(p_job_id bigint, p_worker text, p_lease interval DEFAULT '00:10:00'::interval) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'public', 'pg_temp'
     AS $$
+DECLARE
+    v_job study_memo_card_jobs;
+    v_locked boolean;
 BEGIN
     IF p_lease IS NULL OR p_lease <= interval '0' THEN
         RAISE EXCEPTION 'p_lease must be positive, got %', p_lease USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    UPDATE study_memo_card_jobs
-       SET lease_expires_at = now() + p_lease
-     WHERE id = p_job_id AND status = 'processing' AND locked_by = p_worker;
-    RETURN FOUND;
+    SELECT * INTO v_job FROM study_memo_card_jobs WHERE id = p_job_id FOR NO KEY UPDATE SKIP LOCKED;
+    v_locked := FOUND;
+    IF NOT v_locked THEN  -- missing, or its row is locked by another transaction
+        SELECT * INTO v_job FROM study_memo_card_jobs WHERE id = p_job_id;
+    END IF;
+    IF v_job.status IS DISTINCT FROM 'processing' THEN
+        RETURN NULL;
+    ELSIF v_job.locked_by IS DISTINCT FROM p_worker OR v_job.locked_by_role IS DISTINCT FROM session_user THEN
+        RETURN false;
+    END IF;
+    IF v_locked THEN
+        UPDATE study_memo_card_jobs
+           SET lease_expires_at = now() + least(p_lease, study_card_max_lease()), lease_renewed_at = now()
+         WHERE id = p_job_id;
+    END IF;
+    RETURN true;
 END
 $$;
 
@@ -670,41 +794,277 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = format('status %s, locked by %s', v_job.status, coalesce(v_job.locked_by, 'nobody'));
     END IF;
+    IF v_job.locked_by_role IS DISTINCT FROM session_user THEN
+        RAISE EXCEPTION 'study card job % was claimed by login role %, not by this session''s role %',
+                        p_job_id, v_job.locked_by_role, session_user
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('worker %s holds it; only the session role that claimed a job may act for its worker',
+                                  v_job.locked_by);
+    END IF;
     RETURN v_job;
 END
 $$;
 
 CREATE FUNCTION public.study_card_is_blank(p_text text) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN (btrim(COALESCE(p_text, ''::text), '
+    RETURN ((p_text IS NULL) OR (public.study_card_visible(p_text) !~ (('[^'::text || public.study_card_spaces()) || ']'::text)));
 
- 　'::text) = ''::text);
+CREATE FUNCTION public.study_card_judge(p_job public.study_memo_card_jobs, p_cards jsonb) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    c_max_cards constant integer := (study_card_limits()).cards;
+    v_cards jsonb := (SELECT coalesce(jsonb_agg(c.value ORDER BY c.ord), '[]')
+                        FROM jsonb_array_elements(p_cards) WITH ORDINALITY AS c(value, ord)
+                       WHERE c.ord <= c_max_cards);
+    v_sources jsonb := study_card_cited_sources(coalesce(p_job.payload -> 'handles', '{}'), v_cards);
+    v_card jsonb;
+    v_index integer;
+    v_reason text;
+    v_detail text;
+    v_key text;
+    v_answer_key text;
+    v_prompt text;
+    v_quotes text[];
+    v_other record;
+    v_passed jsonb[] := '{}';    -- {"index", "key", "answer_key", "prompt", "quotes"} of the cards kept so far
+    v_survivors jsonb[] := '{}';
+    v_dropped jsonb[] := '{}';
+BEGIN
+    FOR v_card, v_index IN
+        SELECT c.value, c.ord - 1 FROM jsonb_array_elements(v_cards) WITH ORDINALITY AS c(value, ord)
+    LOOP
+        SELECT g.reason, g.detail INTO v_reason, v_detail FROM study_card_check(v_card, v_sources) AS g;
+        IF v_reason IS NULL THEN
+            v_key := study_card_norm_key(v_card);
+            v_answer_key := study_card_answer_key(v_card ->> 'type', v_card ->> 'answer', v_card ->> 'text');
+            v_prompt := study_card_prompt_text(v_card ->> 'type', v_card ->> 'cue', v_card ->> 'text');
+            v_quotes := ARRAY(SELECT study_card_norm(e.value ->> 'quote') FROM jsonb_array_elements(v_card -> 'evidence') AS e);
+            SELECT m.idx, m.how INTO v_other
+              FROM (SELECT p.value ->> 'index' AS idx,
+                           CASE WHEN p.value ->> 'key' = v_key THEN 'the same card'
+                                ELSE study_card_near_duplicate(v_answer_key, v_prompt, v_quotes, p.value ->> 'answer_key',
+                                                               p.value ->> 'prompt', ARRAY(SELECT jsonb_array_elements_text(p.value -> 'quotes')))
+                           END AS how
+                      FROM unnest(v_passed) AS p(value)
+                     WHERE p.value ->> 'key' = v_key OR p.value ->> 'answer_key' = v_answer_key) AS m
+             WHERE m.how IS NOT NULL
+             ORDER BY (m.how = 'the same card') DESC, m.idx::integer
+             LIMIT 1;
+            IF FOUND THEN
+                v_reason := 'duplicate_in_batch';
+                v_detail := CASE v_other.how WHEN 'the same card' THEN format('same card as card %s of this result', v_other.idx)
+                            ELSE format('near-duplicate of card %s of this result: %s', v_other.idx, v_other.how) END;
+            ELSE
+                SELECT m.id, m.source_kind, m.source_id, m.how INTO v_other
+                  FROM (SELECT c.id, c.source_kind, c.source_id,
+                               CASE WHEN c.norm_key = v_key THEN 'the same card'
+                                    ELSE study_card_near_duplicate(v_answer_key, v_prompt, v_quotes, c.answer_key,
+                                                                   study_card_prompt_text(c.card_type, c.cue, c.cloze_text),
+                                                                   ARRAY(SELECT study_card_norm(e.quote) FROM study_memo_card_evidence e
+                                                                          WHERE e.card_id = c.id))
+                               END AS how
+                          FROM study_memo_cards c
+                         WHERE c.user_id = p_job.user_id AND c.deleted_at IS NULL
+                           AND (c.norm_key = v_key OR c.answer_key = v_answer_key)
+                           AND (c.source_kind, c.source_id) IS DISTINCT FROM (p_job.source_kind, p_job.source_id)) AS m
+                 WHERE m.how IS NOT NULL
+                 ORDER BY (m.how = 'the same card') DESC, m.id
+                 LIMIT 1;
+                IF FOUND THEN
+                    v_reason := 'duplicate';
+                    v_detail := format(CASE v_other.how WHEN 'the same card' THEN 'card %s (from %s %s) says the same'
+                                         ELSE 'card %s (from %s %s) is a near-duplicate: %s' END,
+                                       v_other.id, v_other.source_kind, v_other.source_id, v_other.how);
+                ELSE
+                    SELECT c.id INTO v_other
+                      FROM study_memo_cards c
+                     WHERE c.user_id = p_job.user_id AND c.norm_key = v_key AND c.retired_reason = 'user_deleted'
+                     ORDER BY c.id DESC
+                     LIMIT 1;
+                    IF FOUND THEN
+                        v_reason := 'user_deleted';
+                        v_detail := format('the user deleted this card (card %s)', v_other.id);
+                    END IF;
+                END IF;
+            END IF;
+        END IF;
+        IF v_reason IS NULL THEN
+            v_passed := v_passed || jsonb_build_object('index', v_index, 'key', v_key, 'answer_key', v_answer_key,
+                                                       'prompt', v_prompt, 'quotes', to_jsonb(v_quotes));
+            v_survivors := v_survivors || jsonb_build_object('index', v_index, 'key', v_key, 'card', v_card);
+        ELSE
+            v_dropped := v_dropped || jsonb_build_object('index', v_index, 'reason', v_reason, 'detail', v_detail);
+        END IF;
+    END LOOP;
+    RETURN jsonb_build_object(
+        'survivors', to_jsonb(v_survivors),
+        'dropped', to_jsonb(v_dropped) || (
+            SELECT coalesce(jsonb_agg(jsonb_build_object(
+                       'index', c.ord - 1, 'reason', 'invalid_shape',
+                       'detail', format('card %s is past the limit of %s cards per result', c.ord - 1, c_max_cards))
+                       ORDER BY c.ord), '[]')
+              FROM jsonb_array_elements(p_cards) WITH ORDINALITY AS c(value, ord)
+             WHERE c.ord > c_max_cards));
+END
+$$;
+
+CREATE FUNCTION public.study_card_keywords() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN ARRAY['select'::text, 'from'::text, 'where'::text, 'group'::text, 'order'::text, 'by'::text, 'having'::text, 'join'::text, 'on'::text, 'and'::text, 'or'::text, 'not'::text, 'in'::text, 'is'::text, 'null'::text, 'as'::text, 'asc'::text, 'desc'::text, 'distinct'::text, 'set'::text, 'values'::text, 'into'::text, 'update'::text, 'delete'::text, 'insert'::text, 'create'::text, 'table'::text, 'view'::text, 'index'::text, 'like'::text, 'between'::text, 'union'::text, 'all'::text];
 
 CREATE FUNCTION public.study_card_leaks(p_answer text, p_visible text) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
     AS $$
     SELECT CASE
-        WHEN coalesce(study_card_norm(p_answer), '') = '' OR p_visible IS NULL THEN false
+        WHEN a.norm = '' OR v.norm IS NULL THEN false
+        WHEN a.norm !~ ('[' || study_card_letters() || ']') THEN EXISTS (
+            SELECT FROM regexp_matches(regexp_replace(study_card_visible(p_visible), '[' || study_card_spaces() || ']', '', 'g'),
+                                       '[^' || study_card_letters() || 'A-Z.,;?''"()\[\]{}…·「」『』“”‘’〈〉《》【】、。]+', 'g') AS run
+             WHERE CASE WHEN char_length(a.norm) = 1 THEN run[1] = a.norm ELSE strpos(run[1], a.norm) > 0 END)
         WHEN number.value IS NOT NULL THEN EXISTS (
-            SELECT FROM study_card_quantities(p_visible) AS v
-             WHERE v.value = number.value
-               AND (v.unit IS NULL OR number.unit IS NULL OR v.unit = number.unit))
-        WHEN char_length(study_card_norm(p_answer)) = 1 THEN
-            study_card_norm(p_answer) = ANY (study_card_tokens(p_visible))
-        ELSE strpos(study_card_norm(p_visible), study_card_norm(p_answer)) > 0
+            SELECT FROM study_card_quantities(p_visible) AS q
+             WHERE q.value = number.value
+               AND (q.unit IS NULL OR number.unit IS NULL OR q.unit = number.unit))
+        WHEN char_length(a.norm) = 1 THEN a.norm = ANY (study_card_tokens(p_visible))
+        -- an answer written with operators is compared with them: (*p).age is not p->age
+        -- (a hyphen alone joins words: 클라이언트-서버, 3-way)
+        WHEN replace(a.compact, '-', '') ~ ('[' || study_card_operators() || ']') THEN strpos(v.compact, a.compact) > 0
+        ELSE strpos(v.norm, a.norm) > 0
+             OR (SELECT count(*) >= 2 AND count(*) FILTER (WHERE t.content) >= 1
+                        AND coalesce(bool_and(strpos(v.norm, t.token) > 0) FILTER (WHERE t.content), false)
+                   FROM (SELECT u.token, u.token <> ALL (study_card_generic_words()) AS content
+                           FROM unnest(study_card_tokens(p_answer)) AS u(token)
+                          WHERE char_length(u.token) >= 2 AND u.token <> ALL (study_card_keywords())) AS t)
     END
-      FROM (SELECT 1) AS one
+      FROM (SELECT coalesce(study_card_norm(p_answer), '') AS norm,
+                   lower(regexp_replace(study_card_visible(p_answer), '[' || study_card_spaces() || ']', '', 'g')) AS compact) AS a
+     CROSS JOIN (SELECT study_card_norm(p_visible) AS norm,
+                        lower(regexp_replace(study_card_visible(p_visible), '[' || study_card_spaces() || ']', '', 'g')) AS compact) AS v
       LEFT JOIN LATERAL (
           SELECT q.value, q.unit
             FROM study_card_quantities(p_answer) AS q
-           WHERE study_card_norm(q.match) = study_card_norm(p_answer)
+           WHERE study_card_norm(q.match) = a.norm AND q.value IS NOT NULL
              AND (SELECT count(*) FROM study_card_quantities(p_answer)) = 1) AS number ON true
 $$;
 
-CREATE FUNCTION public.study_card_norm(p_text text) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    RETURN regexp_replace(lower((NORMALIZE(p_text, NFKC) COLLATE "C")), '[^0-9a-z\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u024F\u0370-\u03FF\u0400-\u04FF\u1100-\u11FF\u3040-\u30FF\u3131-\u318E\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7A3]'::text, ''::text, 'g'::text);
+CREATE FUNCTION public.study_card_lease_end(p_lease_expires_at timestamp with time zone, p_lease_renewed_at timestamp with time zone) RETURNS timestamp with time zone
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$ SELECT least(p_lease_expires_at, p_lease_renewed_at + study_card_max_lease()) $$;
+
+CREATE FUNCTION public.study_card_limits(OUT cards integer, OUT cue integer, OUT answer integer, OUT cloze_text integer, OUT evidence integer, OUT quote integer, OUT reason integer) RETURNS record
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT 20, 300, 300, 600, 5, 1000, 1000
+$$;
+
+CREATE FUNCTION public.study_card_lock_job(p_job_id bigint, p_worker text) RETURNS public.study_memo_card_jobs
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'commit_cards must run at isolation level READ COMMITTED, not %',
+                        upper(current_setting('transaction_isolation'))
+            USING ERRCODE = 'invalid_transaction_state',
+                  HINT = 'check default_transaction_isolation of the worker''s role, database and connection options';
+    END IF;
+    PERFORM study_card_lock_owner((SELECT j.user_id FROM study_memo_card_jobs j WHERE j.id = p_job_id));
+    RETURN study_card_held_job(p_job_id, p_worker);
+END
+$$;
+
+CREATE FUNCTION public.study_card_lock_owner(p_user_id bigint) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT FROM users u WHERE u.id = p_user_id FOR KEY SHARE
+$$;
+
+CREATE FUNCTION public.study_card_max_lease() RETURNS interval
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT coalesce(
+        (SELECT CASE WHEN pg_input_is_valid(v.value, 'interval') THEN
+                    CASE WHEN v.value::interval > interval '0' THEN v.value::interval END
+                END
+           FROM (SELECT substr(c.setting, strpos(c.setting, '=') + 1) AS value, s.setdatabase
+                   FROM pg_db_role_setting s
+                  CROSS JOIN unnest(s.setconfig) AS c(setting)
+                  WHERE s.setrole = 0
+                    AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+                    AND split_part(c.setting, '=', 1) = 'study_card.max_lease') AS v
+          ORDER BY v.setdatabase DESC  -- the database's own setting before every database's
+          LIMIT 1),
+        interval '1 hour')
+$$;
+
+CREATE FUNCTION public.study_card_missing_names(p_text text, p_source_norm text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
+    AS $$
+    SELECT study_card_missing_names(p_text, p_source_norm, '{}'::text[])
+$$;
+
+CREATE FUNCTION public.study_card_missing_names(p_text text, p_source_norm text, p_source_names text[]) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
+    AS $_$
+    SELECT coalesce(array_agg(x.name ORDER BY x.ord), '{}')
+      FROM unnest(study_card_names(p_text)) WITH ORDINALITY AS x(name, ord)
+     WHERE x.name <> ALL (coalesce(p_source_names, '{}'))
+       AND NOT (strpos(coalesce(p_source_norm, ''), x.name) > 0  -- cheap test first
+                AND coalesce(p_source_norm, '') ~ (
+                    CASE WHEN x.name ~ '^[0-9]' THEN '(?:^|[^0-9])' ELSE '' END
+                    -- a normalised name is letters and digits; quote anything else anyway
+                    || regexp_replace(x.name, '([^0-9A-Za-z\u00C0-\uD7A3])', '\\\1', 'g')
+                    || CASE WHEN x.name ~ '[0-9]$' THEN '(?:[^0-9]|$)' ELSE '' END))
+$_$;
+
+CREATE FUNCTION public.study_card_names(p_text text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
+    AS $$
+    SELECT coalesce(array_agg(n.name ORDER BY n.first), '{}')
+      FROM (SELECT t.name, min(t.ord) AS first
+              FROM study_card_number_tokens(p_text, true) AS t
+             WHERE t.kind = 'name' AND t.name <> ''
+             GROUP BY t.name) AS n
+$$;
+
+CREATE FUNCTION public.study_card_near_duplicate(p_answer_key text, p_prompt text, p_quotes text[], p_other_answer_key text, p_other_prompt text, p_other_quotes text[]) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT CASE
+        WHEN p_answer_key IS DISTINCT FROM p_other_answer_key
+             OR p_answer_key = ANY (ARRAY['o', 'x', 'ox', '참', '거짓', '예', '아니오', '아니요', 'true', 'false', 'yes', 'no',
+                                          '맞다', '틀리다', '옳다', '옳지않다', '맞음', '틀림'])
+            THEN NULL
+        WHEN similarity(p_prompt, p_other_prompt) >= 0.4
+            THEN format('a similar card (similarity %s) with the same answer',
+                        round(similarity(p_prompt, p_other_prompt)::numeric, 2))
+        WHEN p_quotes && p_other_quotes AND char_length(p_answer_key) >= 2
+            THEN 'the same quote with the same answer'
+    END
+$$;
+
+CREATE FUNCTION public.study_card_next_status(p_error_code text, p_attempts integer, p_max_attempts integer) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT CASE WHEN e.retryable AND p_attempts < p_max_attempts THEN 'pending' ELSE e.closes_with END
+      FROM study_card_error_codes e
+     WHERE e.code = p_error_code
+$$;
 
 CREATE FUNCTION public.study_card_norm_key(p_card jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -735,9 +1095,388 @@ CREATE FUNCTION public.study_card_notify(p_runnable integer) RETURNS void
      WHERE p_runnable > 0
 $$;
 
+CREATE FUNCTION public.study_card_number_tokens(p_text text, p_names_only boolean DEFAULT false) RETURNS TABLE(ord integer, kind text, match text, value numeric, unit text, num text, quantity text, name text)
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $_$
+DECLARE
+    c_hangul CONSTANT text := '\uAC00-\uD7A3';
+    -- Nd digits other than 0-9 that NFKC keeps (full-width, mathematical, segmented
+    -- and outlined digits become 0-9), Unicode 16
+    c_other_digits CONSTANT text :=
+        '\u0660-\u0669\u06F0-\u06F9\u07C0-\u07C9\u0966-\u096F\u09E6-\u09EF\u0A66-\u0A6F\u0AE6-\u0AEF'
+        '\u0B66-\u0B6F\u0BE6-\u0BEF\u0C66-\u0C6F\u0CE6-\u0CEF\u0D66-\u0D6F\u0DE6-\u0DEF\u0E50-\u0E59'
+        '\u0ED0-\u0ED9\u0F20-\u0F29\u1040-\u1049\u1090-\u1099\u17E0-\u17E9\u1810-\u1819\u1946-\u194F'
+        '\u19D0-\u19D9\u1A80-\u1A89\u1A90-\u1A99\u1B50-\u1B59\u1BB0-\u1BB9\u1C40-\u1C49\u1C50-\u1C59'
+        '\uA620-\uA629\uA8D0-\uA8D9\uA900-\uA909\uA9D0-\uA9D9\uA9F0-\uA9F9\uAA50-\uAA59\uABF0-\uABF9'
+        '\U000104A0-\U000104A9\U00010D30-\U00010D39\U00010D40-\U00010D49\U00011066-\U0001106F'
+        '\U000110F0-\U000110F9\U00011136-\U0001113F\U000111D0-\U000111D9\U000112F0-\U000112F9'
+        '\U00011450-\U00011459\U000114D0-\U000114D9\U00011650-\U00011659\U000116C0-\U000116C9'
+        '\U000116D0-\U000116E3\U00011730-\U00011739\U000118E0-\U000118E9\U00011950-\U00011959'
+        '\U00011BF0-\U00011BF9\U00011C50-\U00011C59\U00011D50-\U00011D59\U00011DA0-\U00011DA9'
+        '\U00011F50-\U00011F59\U00016130-\U00016139\U00016A60-\U00016A69\U00016AC0-\U00016AC9'
+        '\U00016B50-\U00016B59\U00016D70-\U00016D79\U0001CCF0-\U0001CCF9\U0001E140-\U0001E149'
+        '\U0001E2F0-\U0001E2F9\U0001E4F0-\U0001E4F9\U0001E5F1-\U0001E5FA\U0001E950-\U0001E959';
+    c_number CONSTANT text := '[0-9]+(?:,[0-9]{3}(?![0-9]))*(?:\.[0-9]+)?';
+    c_latin_units CONSTANT text := study_card_quantity_words('latin_units');
+    -- the first syllables of the Hangul units: a cheap class for the scan
+    c_unit_start CONSTANT text := '[퍼개시분세주년일초원명건회배층비바]';
+    c_korean_numerals CONSTANT text := '일이삼사오육칠팔구십백천만억조영공';
+    c_hanja_numerals CONSTANT text := '〇零一二三四五六七八九十百千萬万億兆';
+    c_hanja_suffixes CONSTANT text := '間|前|後|以上|以下|以內|以内|未滿|未満|餘|當';
+    -- The scan, leftmost-longest; no capture group.
+    c_scan_numbers CONSTANT text :=
+        -- a Latin word touching digits (col2, IPv4, utf8mb4, UTF-8, HTTP/2, X.509)
+        '[A-Za-z_]+(?:[-/:.]?[0-9]+(?:\.[0-9]+)*[A-Za-z_]*)+'
+        -- 제 + digits + its word, 제 starting a word (문제2 is not an ordinal)
+        || '|(?<![' || c_hangul || '])제[ \t]?' || c_number || '[' || c_hangul || ']*'
+        -- [an ALL-CAPS word and a space] a number (ASCII digits, or with digits of another
+        -- script), then: a word starting with a multiplier and the unit after it; or the
+        -- word after the number; or Latin letters touching it (KB, NF, D)
+        || '|(?:(?<![A-Za-z0-9_])[A-Z]{2,}[ \t]+)?(?:[0-9]*[' || c_other_digits || '](?:[0-9' || c_other_digits
+        || ']|[.,\u066B\u066C](?=[0-9' || c_other_digits || ']))*|' || c_number || ')'
+        || '(?:[ \t]*(?:[만억조백천십][' || c_hangul || ']*(?:[ \t]*(?:' || c_unit_start || '[' || c_hangul
+        || ']*|%p?|°[CF])|[A-Za-z]+)?|[' || c_hangul || ']+|%p?|°[CF]|(?:' || c_latin_units
+        || ')(?![A-Za-z0-9_]))|-?[A-Za-z][A-Za-z0-9_]*|μ[A-Za-z]+)?';
+    -- Sino-Korean and Hanja numerals (not needed for names: they hold no digit, and
+    -- no other candidate can start inside one)
+    c_scan_numerals CONSTANT text :=
+        -- a Sino-Korean numeral starting a word, spaces, a unit word (one syllable spaced:
+        -- not 이 'this', 조 'group', 공 'ball'); or the same attached to its unit
+        '|(?<![' || c_hangul || 'A-Za-z0-9])(?:[' || c_korean_numerals || ']{2,}|[일삼사오육칠팔구십백천만억영])'
+        || '[ \t]+' || c_unit_start || '[' || c_hangul || ']*'
+        || '|(?<![' || c_hangul || 'A-Za-z0-9])[' || c_korean_numerals || ']+' || c_unit_start
+        || '[' || c_hangul || ']*'
+        -- Hanja numerals, spaces, a Hanja or Hangul unit, particles or a Hanja suffix
+        || '|[' || c_hanja_numerals || ']+[ \t]*(?:箇月|個月|个月|世紀|時間|[年名個个回倍歲歳日月分秒件層元圓週]|'
+        || c_unit_start || '[' || c_hangul || ']*)(?:[' || c_hangul || ']+|' || c_hanja_suffixes || ')?';
+    v_text text := study_card_visible(p_text);
+    v_scan text := CASE WHEN p_names_only THEN c_scan_numbers ELSE c_scan_numbers || c_scan_numerals END;
+BEGIN
+    -- most card texts hold no candidate at all: one match, and no query to run
+    IF v_text IS NULL OR v_text !~ v_scan THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    WITH m AS MATERIALIZED (
+        SELECT r.g[1] AS s, r.n,
+               -- what the match is, by its first character: a Latin word (a name, or an
+               -- ALL-CAPS word and a space before a number), 제, a Sino-Korean or Hanja
+               -- numeral, else a number (code points: no regular expression per match)
+               CASE WHEN ascii(r.g[1]) BETWEEN 65 AND 90 OR ascii(r.g[1]) BETWEEN 97 AND 122 OR ascii(r.g[1]) = 95
+                        THEN CASE WHEN strpos(r.g[1], ' ') > 0 OR strpos(r.g[1], E'\t') > 0 THEN 'number' ELSE 'name' END
+                    WHEN left(r.g[1], 1) = '제' THEN 'ordinal'
+                    WHEN strpos(c_korean_numerals, left(r.g[1], 1)) > 0 THEN 'korean'
+                    WHEN strpos(c_hanja_numerals, left(r.g[1], 1)) > 0 THEN 'hanja'
+                    ELSE 'number' END AS what
+          FROM regexp_matches(v_text, v_scan, 'g') WITH ORDINALITY AS r(g, n)
+    ),
+    -- each match split: [caps] number, then what follows it (numbers); numeral, then the
+    -- unit word (Sino-Korean, Hanja); digits, then their word (ordinals); the name itself
+    head AS (
+        SELECT m.n, m.what, m.s, x.caps, x.digits, x.after
+          FROM m
+         CROSS JOIN LATERAL (
+             -- the common case, a number in ASCII digits then a space, Hangul, Latin, a symbol
+             -- or nothing, with string functions; the others with an expression
+             SELECT NULL::text AS caps, left(m.s, char_length(m.s) - char_length(d.after)) AS digits, d.after
+               FROM (SELECT ltrim(m.s, '0123456789.,') AS after) AS d
+              WHERE m.what = 'number' AND ascii(m.s) BETWEEN 48 AND 57
+                AND (d.after = '' OR ascii(d.after) IN (9, 32, 37, 45, 176, 956) OR ascii(d.after) BETWEEN 44032 AND 55203
+                     OR ascii(d.after) BETWEEN 65 AND 90 OR ascii(d.after) BETWEEN 97 AND 122)
+             UNION ALL
+             SELECT NULL, m.s, '' WHERE m.what = 'name'
+             UNION ALL
+             SELECT y[1], y[2], y[3]
+               FROM regexp_match(m.s, CASE m.what
+                        WHEN 'number' THEN '^(?:([A-Z]+)[ \t]+)?([^ \t\uAC00-\uD7A3A-Za-z%°μ-]+)(.*)$'
+                        -- the numeral is the longest run that leaves a unit's first syllable
+                        -- ('삼십일' = 삼십 + 일)
+                        WHEN 'korean' THEN '^()([일이삼사오육칠팔구십백천만억조영공]+)([ \t]*[퍼개시분세주년일초원명건회배층].*)$'
+                        WHEN 'hanja' THEN '^()([〇零一二三四五六七八九十百千萬万億兆]+)(.*)$'
+                        ELSE '^()제[ \t]?([0-9.,]+)(.*)$' END) AS y
+              WHERE m.what <> 'name'
+                -- one numeral syllable attached to a unit word counts only with 년, 개월, 주일,
+                -- 세기 or %: drop 사원, 사건, 구분, 이건 … here, before any expression
+                AND NOT (m.what = 'korean' AND strpos(c_korean_numerals, substr(m.s, 2, 1)) = 0
+                         AND substr(m.s, 2, 1) NOT IN (' ', E'\t', '년', '개', '주', '세', '퍼'))
+                AND NOT (m.what = 'number' AND ascii(m.s) BETWEEN 48 AND 57
+                         AND (ltrim(m.s, '0123456789.,') = '' OR ascii(ltrim(m.s, '0123456789.,')) IN (9, 32, 37, 45, 176, 956)
+                              OR ascii(ltrim(m.s, '0123456789.,')) BETWEEN 44032 AND 55203
+                              OR ascii(ltrim(m.s, '0123456789.,')) BETWEEN 65 AND 90
+                              OR ascii(ltrim(m.s, '0123456789.,')) BETWEEN 97 AND 122))) AS x
+    ),
+    -- what follows: s1 (spaces) w1 (a word) s2 (spaces) w2 (the rest: one word)
+    part AS MATERIALIZED (
+        SELECT h.n, h.what, h.s, h.caps, h.digits,
+               left(h.after, char_length(h.after) - char_length(a.a1)) AS s1, a.w1,
+               left(a.a2, char_length(a.a2) - char_length(ltrim(a.a2, E' \t'))) AS s2,
+               nullif(ltrim(a.a2, E' \t'), '') AS w2
+          FROM head AS h
+         CROSS JOIN LATERAL (
+             SELECT b.a1, b.w1, substr(b.a1, char_length(b.w1) + 1) AS a2
+               FROM (SELECT c.a1, split_part(translate(c.a1, E'\t', ' '), ' ', 1) AS w1
+                       FROM (SELECT ltrim(h.after, E' \t') AS a1) AS c) AS b) AS a
+         -- names only: the matches that can be a name
+         WHERE NOT p_names_only OR h.what IN ('name', 'ordinal') OR h.caps IS NOT NULL
+            OR (h.after <> '' AND (ascii(h.after) BETWEEN 65 AND 90 OR ascii(h.after) BETWEEN 97 AND 122
+                                   OR ascii(h.after) = 45 OR ascii(h.after) BETWEEN 44032 AND 55203))
+    ),
+    -- a word after a number that starts with a multiplier: the multiplier, the rest of
+    -- its Hangul, and what follows in the word ('10만km'); Hanja units
+    word AS MATERIALIZED (
+        SELECT q.*,
+               -- the Hangul words whose unit is asked, as 'level:word' keys of unit_map
+               CASE WHEN q.what = 'number' AND q.hangul IS NULL AND ascii(q.w1) BETWEEN 44032 AND 55203
+                        THEN CASE WHEN q.s1 = '' THEN 'attached:' ELSE 'spaced:' END || q.w1
+                    -- the unit word after a Sino-Korean or Hanja numeral
+                    WHEN q.what = 'korean' OR (q.what = 'hanja' AND q.hanja_unit IS NULL)
+                        THEN CASE WHEN q.s1 = '' THEN 'attached:' ELSE 'spelled:' END || q.w1
+                    -- Hangul particles after a Hanja unit (those that may follow 년)
+                    WHEN q.hanja_unit IS NOT NULL AND q.hrest <> '' THEN 'attached:년' || q.hrest
+               END AS w1_key,
+               -- a unit inside the multiplier's word, attached to the number ('1만명')
+               CASE WHEN q.mult IS NOT NULL AND q.s1 = '' AND q.mrest <> '' THEN 'attached:' || q.mrest END AS mult_key,
+               -- particles after the multiplier: those that may follow 년, or 개 after 조 (the
+               -- same last syllable: a final consonant, or none)
+               CASE WHEN q.mult IS NOT NULL AND q.mrest <> ''
+                    THEN CASE WHEN q.s1 = '' THEN 'attached:' ELSE 'spaced:' END
+                         || CASE q.mult WHEN '조' THEN '개' ELSE '년' END || q.mrest END AS after_mult_key,
+               -- the unit word after the multiplier ('1만 명')
+               CASE WHEN q.mult IS NOT NULL AND ascii(q.w2) BETWEEN 44032 AND 55203
+                    THEN CASE WHEN q.s2 = '' THEN 'attached:' ELSE 'spelled:' END || q.w2 END AS w2_key
+          FROM (SELECT p.*, h.mult, h.hangul, h.hanja_unit,
+                       substr(h.hangul, char_length(h.mult) + 1) AS mrest,
+                       substr(p.w1, char_length(h.hangul) + 1) AS mtail,
+                       substr(p.w1, char_length(h.hanja_unit) + 1) AS hrest
+                  FROM part AS p
+                 CROSS JOIN LATERAL (
+                     SELECT CASE WHEN p.what <> 'number' THEN NULL
+                                 WHEN left(p.w1, 2) IN ('천만', '백만', '십만', '천억', '백억', '십억') THEN left(p.w1, 2)
+                                 WHEN left(p.w1, 1) IN ('만', '억', '조', '천', '백') THEN left(p.w1, 1) END AS mult,
+                            CASE WHEN p.what = 'number' AND left(p.w1, 1) IN ('만', '억', '조', '천', '백', '십')
+                                 THEN substring(p.w1 FROM '^[\uAC00-\uD7A3]+') END AS hangul,
+                            CASE WHEN p.what <> 'hanja' THEN NULL
+                                 WHEN left(p.w1, 2) IN ('箇月', '個月', '个月', '世紀', '時間') THEN left(p.w1, 2)
+                                 WHEN strpos('年名個个回倍歲歳日月分秒件層元圓週', left(p.w1, 1)) > 0 THEN left(p.w1, 1)
+                            END AS hanja_unit) AS h) AS q
+    ),
+    -- each distinct key once: {'level:word': unit or null}; 'N분의 M' is a fraction
+    unit_map AS (
+        SELECT coalesce(jsonb_object_agg(d.key,
+                   CASE WHEN split_part(d.key, ':', 2) !~ '^분의' THEN
+                       (SELECT coalesce(v[1], v[2], v[3])
+                          FROM regexp_match(split_part(d.key, ':', 2),
+                                            CASE split_part(d.key, ':', 1)
+                                                WHEN 'attached' THEN study_card_unit_word_pattern('attached')
+                                                WHEN 'spaced' THEN study_card_unit_word_pattern('spaced')
+                                                ELSE study_card_unit_word_pattern('spelled') END) AS v) END),
+                   '{}') AS map
+          FROM (SELECT DISTINCT k.key
+                  FROM word AS w, unnest(ARRAY[w.w1_key, w.mult_key, w.after_mult_key, w.w2_key]) AS k(key)
+                 WHERE k.key IS NOT NULL) AS d
+    ),
+    number AS (
+        SELECT y.*,
+               -- where the unit is: in the multiplier's word ('1만명', '3천만원'); Latin or a
+               -- symbol right after the multiplier ('10만km'); the next word ('1만 명'); or the
+               -- word after the number ('5개의', '64 KB', '30%'). A word that starts like a
+               -- multiplier but is not one ('5 조건', '100 만큼') has no unit.
+               CASE WHEN y.applied IS NOT NULL AND y.mult_unit IS NOT NULL THEN y.mult_unit
+                    WHEN y.applied IS NOT NULL AND y.mrest IN ('', '여') AND y.mtail <> ''
+                        THEN CASE WHEN y.mtail = ANY (string_to_array(c_latin_units, '|')) THEN y.mtail END
+                    WHEN y.applied IS NOT NULL AND y.mrest IN ('', '여') AND ascii(y.w2) NOT BETWEEN 44032 AND 55203 THEN y.w2
+                    WHEN y.applied IS NOT NULL AND y.mrest IN ('', '여') THEN y.w2_unit
+                    WHEN y.hangul IS NOT NULL OR y.w1 = '' THEN NULL
+                    WHEN left(y.w1, 1) IN ('%', '°') THEN y.w1
+                    -- Latin letters: a unit, else (touching the number) a name
+                    WHEN ascii(y.w1) NOT BETWEEN 44032 AND 55203
+                        THEN CASE WHEN y.w1 = ANY (string_to_array(c_latin_units, '|')) THEN y.w1 END
+                    ELSE y.w1_unit
+               END AS raw_unit
+          FROM (SELECT w.*, (SELECT u.map FROM unit_map AS u) ->> w.w1_key AS w1_unit,
+                       (SELECT u.map FROM unit_map AS u) ->> w.mult_key AS mult_unit,
+                       (SELECT u.map FROM unit_map AS u) ->> w.w2_key AS w2_unit,
+                       -- the multiplier applies when it ends its word (only particles after it),
+                       -- or, attached to the number, when a unit ends its word; never in the
+                       -- nouns 조건, 조회, 조세, 조명, 조개
+                       CASE WHEN w.mult IS NULL THEN NULL
+                            WHEN w.mrest = '' OR (SELECT u.map FROM unit_map AS u) ->> w.after_mult_key IS NOT NULL
+                                THEN w.mult
+                            WHEN (SELECT u.map FROM unit_map AS u) ->> w.mult_key IS NOT NULL
+                                 AND left(w.w1, 2) NOT IN ('조건', '조회', '조세', '조명', '조개')
+                                THEN w.mult
+                       END AS applied
+                  FROM word AS w
+                 WHERE w.what = 'number') AS y
+    ),
+    numeral AS (  -- Sino-Korean and Hanja numerals with a unit that ends its word
+        SELECT w.n, w.digits AS numeral, w.s1,
+               coalesce(w.hanja_unit, (SELECT u.map FROM unit_map AS u) ->> w.w1_key) AS unit_text,
+               CASE WHEN w.hanja_unit IS NULL THEN (SELECT u.map FROM unit_map AS u) ->> w.w1_key
+                    -- after a Hanja unit: nothing, a Hanja suffix (三年間) or Hangul particles
+                    WHEN w.hrest = '' OR w.hrest ~ ('^(?:' || c_hanja_suffixes || ')$')
+                         OR (SELECT u.map FROM unit_map AS u) ->> w.w1_key IS NOT NULL THEN
+                        CASE w.hanja_unit
+                            WHEN '年' THEN '년' WHEN '名' THEN '명' WHEN '個' THEN '개' WHEN '个' THEN '개'
+                            WHEN '回' THEN '회' WHEN '倍' THEN '배' WHEN '歲' THEN '세' WHEN '歳' THEN '세'
+                            WHEN '日' THEN '일' WHEN '分' THEN '분' WHEN '秒' THEN '초' WHEN '件' THEN '건'
+                            WHEN '層' THEN '층' WHEN '元' THEN '원' WHEN '圓' THEN '원' WHEN '週' THEN '주'
+                            WHEN '世紀' THEN '세기' WHEN '時間' THEN '시간' WHEN '月' THEN '月' ELSE '개월' END
+               END AS raw_unit
+          FROM word AS w
+         WHERE w.what IN ('korean', 'hanja')
+    ),
+    rows AS (
+        -- names: a Latin word touching digits
+        SELECT w.n, 'name' AS kind, w.digits AS match, NULL::numeric AS value, NULL::text AS raw_unit,
+               lower(translate(w.digits, '_-/:.', '') COLLATE "C") AS name, NULL::text AS verbatim
+          FROM word AS w WHERE w.what = 'name'
+        UNION ALL
+        -- ordinals: 제 + digits + their word without its particles
+        SELECT w.n, 'name', '제' || w.digits || w.w1, NULL, NULL,
+               '제' || translate(w.digits, ',.', '')
+               || regexp_replace(w.w1, '(?:' || study_card_quantity_words('any') || '|'
+                                       || study_card_quantity_words('after_vowel') || '|'
+                                       || study_card_quantity_words('after_consonant') || ')+$', ''),
+               NULL
+          FROM word AS w WHERE w.what = 'ordinal'
+        UNION ALL
+        -- numbers; an ALL-CAPS word, a space and a number with no multiplier and no unit
+        -- is a name, and so are digits touching Latin letters that are not a unit
+        SELECT r.n, r.kind,
+               CASE WHEN r.kind = 'name' AND r.term IS NOT NULL THEN r.digits || r.w1
+                    WHEN r.kind = 'name' THEN coalesce(r.caps || ' ', '') || r.digits || r.latin
+                    ELSE r.digits || CASE WHEN r.applied IS NOT NULL THEN r.s1 || r.applied ELSE '' END
+                         || CASE WHEN r.raw_unit IS NULL THEN ''
+                                 WHEN r.applied IS NULL THEN r.s1 || r.raw_unit
+                                 WHEN r.mult_unit IS NOT NULL THEN r.raw_unit
+                                 WHEN r.mtail <> '' THEN r.mrest || r.raw_unit
+                                 ELSE r.mrest || r.s2 || r.raw_unit END END,
+               CASE WHEN r.kind = 'quantity' THEN replace(r.digits, ',', '')::numeric
+                   * CASE r.applied WHEN '천' THEN 1000 WHEN '백' THEN 100 WHEN '만' THEN 10000
+                         WHEN '십만' THEN 100000 WHEN '백만' THEN 1000000 WHEN '천만' THEN 10000000
+                         WHEN '억' THEN 100000000 WHEN '십억' THEN 1000000000 WHEN '백억' THEN 10000000000
+                         WHEN '천억' THEN 100000000000 WHEN '조' THEN 1000000000000 ELSE 1 END END,
+               CASE WHEN r.kind <> 'name' THEN r.raw_unit END,
+               CASE WHEN r.kind = 'name' AND r.term IS NOT NULL THEN translate(r.digits, ',.', '') || r.term
+                    WHEN r.kind = 'name'
+                    THEN lower(translate(coalesce(r.caps, '') || r.digits || r.latin, '_-/:.,', '') COLLATE "C") END,
+               CASE WHEN r.kind = 'verbatim' THEN r.digits || coalesce(r.applied, '') END
+          FROM (SELECT z.*,
+                       CASE WHEN z.w1 ~ '^-?[A-Za-z]' AND z.s1 = '' THEN z.w1 ELSE '' END AS latin,
+                       CASE WHEN ltrim(z.digits, '0123456789.,') <> '' THEN 'verbatim'
+                            WHEN z.w1 ~ '^-?[A-Za-z]' AND z.s1 = '' AND z.raw_unit IS NULL THEN 'name'
+                            WHEN z.term IS NOT NULL THEN 'name'
+                            WHEN z.caps IS NOT NULL AND z.applied IS NULL AND z.raw_unit IS NULL THEN 'name'
+                            ELSE 'quantity' END AS kind
+                  FROM (SELECT x.*,
+                               -- digits against a Hangul word that is neither a unit nor
+                               -- particles, nor starts like a unit: a term (10진수, 3계층,
+                               -- 2단계), a name the sources must hold, not a quantity
+                               CASE WHEN x.s1 = '' AND ascii(x.w1) BETWEEN 44032 AND 55203 AND x.raw_unit IS NULL
+                                         AND x.applied IS NULL AND x.hangul IS NULL AND left(x.w1, 1) !~ c_unit_start
+                                    THEN nullif(regexp_replace(regexp_replace(substring(x.w1 FROM '^[\uAC00-\uD7A3]+'),
+                                                               '(?:' || study_card_quantity_words('any') || '|'
+                                                               || study_card_quantity_words('after_vowel') || '|'
+                                                               || study_card_quantity_words('after_consonant') || ')+$', ''),
+                                                               -- counters: the number stays a number (1번, 4가지, 2차)
+                                                               '^(?:번째|번지|번|가지|차|등|위|째|대)$', ''), '')
+                               END AS term
+                          FROM number AS x) AS z) AS r
+        UNION ALL
+        -- Sino-Korean and Hanja numerals; one syllable attached to its unit counts only
+        -- with 년, 개월, 주일, 세기, %, 月 (사원, 구분, 삼일, 十分, 一名 are words)
+        SELECT v.n, 'quantity', v.numeral || v.s1 || v.unit_text, v.value,
+               CASE WHEN v.raw_unit = '月' THEN NULL ELSE v.raw_unit END, NULL, NULL
+          FROM (SELECT u.*, study_card_numeral_value(u.numeral) AS value
+                  FROM numeral AS u
+                 WHERE u.raw_unit IS NOT NULL
+                   AND (u.s1 <> '' OR char_length(u.numeral) > 1
+                        OR (u.numeral !~ '^[만억조영공萬万億兆〇零]$'
+                            AND u.raw_unit IN ('년', '개년', '개월', '주일', '세기', '퍼센트', '月')))) AS v
+         WHERE v.value IS NOT NULL
+    )
+    SELECT (row_number() OVER (ORDER BY q.n))::integer, q.kind, q.match, q.value, q.unit, q.num,
+           q.num || coalesce(q.unit, ''), q.name
+      FROM (SELECT t.n, t.kind, t.match, t.value, t.name,
+                   CASE t.raw_unit WHEN '퍼센트' THEN '%' WHEN '퍼센트포인트' THEN '%p' WHEN '주일' THEN '주'
+                       WHEN '개년' THEN '년' ELSE t.raw_unit END AS unit,
+                   CASE WHEN t.kind = 'verbatim' THEN t.verbatim
+                        WHEN t.kind = 'quantity' THEN trim_scale(t.value)::text END AS num
+              FROM rows AS t
+             WHERE NOT p_names_only OR t.kind = 'name') AS q
+     ORDER BY q.n;
+END
+$_$;
+
+CREATE FUNCTION public.study_card_numeral_value(p_numeral text) RETURNS numeric
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
+    AS $_$
+DECLARE
+    c_digits CONSTANT text := '일이삼사오육칠팔구';
+    -- one group below 만: [d]천 [d]백 [d]십 [d]
+    c_group CONSTANT text := '(?:[일이삼사오육칠팔구]?천)?(?:[일이삼사오육칠팔구]?백)?(?:[일이삼사오육칠팔구]?십)?[일이삼사오육칠팔구]?';
+    v_numeral text := translate(p_numeral, '〇零一二三四五六七八九十百千萬万億兆',
+                                           '영영일이삼사오육칠팔구십백천만만억조');
+    v_big text[];
+    v_small text[];
+    v_total numeric := 0;
+    v_index integer;
+BEGIN
+    IF v_numeral IN ('영', '공') THEN
+        RETURN 0;
+    ELSIF v_numeral !~ '[십백천만억조]' THEN
+        IF char_length(v_numeral) = 1 THEN
+            RETURN nullif(strpos(c_digits, v_numeral), 0);
+        ELSIF p_numeral ~ '^[〇零一二三四五六七八九]+$' THEN
+            RETURN translate(v_numeral, '영일이삼사오육칠팔구', '0123456789')::numeric;
+        END IF;
+        RETURN NULL;
+    END IF;
+    v_big := regexp_match(v_numeral, '^(?:(' || c_group || ')조)?(?:(' || c_group || ')억)?(?:('
+                                     || c_group || ')만)?(' || c_group || ')$');
+    IF v_big IS NULL THEN
+        RETURN NULL;
+    END IF;
+    FOR v_index IN 1 .. 4 LOOP
+        CONTINUE WHEN v_big[v_index] IS NULL;
+        v_small := regexp_match(v_big[v_index], '^(?:([일이삼사오육칠팔구]?)천)?(?:([일이삼사오육칠팔구]?)백)?'
+                                                '(?:([일이삼사오육칠팔구]?)십)?([일이삼사오육칠팔구]?)$');
+        -- a place's digit: absent (NULL) 0, written without a digit ('') 1, else the digit
+        v_total := v_total
+            + (CASE WHEN v_index < 4 AND v_big[v_index] = '' THEN 1
+                    ELSE CASE WHEN v_small[1] IS NULL THEN 0 WHEN v_small[1] = '' THEN 1
+                              ELSE strpos(c_digits, v_small[1]) END * 1000
+                       + CASE WHEN v_small[2] IS NULL THEN 0 WHEN v_small[2] = '' THEN 1
+                              ELSE strpos(c_digits, v_small[2]) END * 100
+                       + CASE WHEN v_small[3] IS NULL THEN 0 WHEN v_small[3] = '' THEN 1
+                              ELSE strpos(c_digits, v_small[3]) END * 10
+                       + CASE WHEN v_small[4] = '' THEN 0 ELSE strpos(c_digits, v_small[4]) END END)
+              * (ARRAY[1000000000000, 100000000, 10000, 1]::numeric[])[v_index];
+    END LOOP;
+    RETURN v_total;
+END
+$_$;
+
 CREATE FUNCTION public.study_card_priority(p_focused_at timestamp with time zone) RETURNS smallint
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN CASE WHEN (p_focused_at IS NULL) THEN 0 ELSE 10 END;
+
+CREATE FUNCTION public.study_card_prompt_text(p_card_type text, p_cue text, p_cloze_text text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
+    AS $$
+    SELECT lower(study_card_visible(CASE p_card_type
+        WHEN 'qa' THEN p_cue
+        ELSE regexp_replace(p_cloze_text, '\{\{c[0-9]{1,4}::([^{}:]*)(::[^{}]*)?\}\}', '\1', 'g')
+    END))
+$$;
 
 CREATE FUNCTION public.study_card_prune(p_older_than interval) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
@@ -751,7 +1490,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     DELETE FROM study_memo_card_jobs j
-     WHERE j.status IN ('completed', 'failed', 'skipped')
+     WHERE j.status IN (SELECT status FROM study_card_job_statuses WHERE terminal)
        AND coalesce(j.completed_at, j.created_at) < now() - p_older_than
        AND NOT EXISTS (SELECT FROM study_card_source(j.source_kind, j.source_id) AS s
                         WHERE s.version = j.source_version);
@@ -763,23 +1502,153 @@ $$;
 CREATE FUNCTION public.study_card_quantities(p_text text) RETURNS TABLE(ord integer, match text, value numeric, unit text, quantity text)
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
     AS $$
-    SELECT n.ord::integer, n.match, n.value, n.unit,
-           trim_scale(n.value)::text || coalesce(n.unit, '')
-      FROM (SELECT m.ord,
-                   m.parts[1] || coalesce(m.parts[2], '') || coalesce(m.parts[3], '') AS match,
-                   replace(m.parts[1], ',', '')::numeric * CASE m.parts[2]
-                       WHEN '천' THEN 1000 WHEN '만' THEN 10000 WHEN '백만' THEN 1000000
-                       WHEN '천만' THEN 10000000 WHEN '억' THEN 100000000
-                       WHEN '조' THEN 1000000000000 ELSE 1 END AS value,
-                   CASE m.parts[3] WHEN '퍼센트' THEN '%' ELSE m.parts[3] END AS unit
-              FROM regexp_matches(
-                       regexp_replace(normalize(p_text, NFKC), '[\u00AD\u200B-\u200F\u202A-\u202E\u2060-\u206F\uFEFF]', '', 'g'),
-                       '([0-9]+(?:,[0-9]{3}(?![0-9]))*(?:\.[0-9]+)?)[ \t]*(천만|백만|천|만|억|조)?[ \t]*'
-                       '(개월|시간|퍼센트|분기|세기|세대|주년|%|년|주|일|분|초|원|명|개|건|회|배|층|세|'
-                       '(?:km|cm|mm|nm|μm|m|kg|mg|g|ms|μs|ns|s|min|KB|kB|MB|GB|TB|B|bps|Kbps|Mbps|Gbps|'
-                       'Hz|kHz|MHz|GHz|kW|W|V|mL|L|°C|°F)(?![A-Za-z]))?',
-                       'g') WITH ORDINALITY AS m(parts, ord)) AS n
+    SELECT (row_number() OVER (ORDER BY t.ord))::integer, t.match, t.value, t.unit, t.quantity
+      FROM study_card_number_tokens(p_text) AS t
+     WHERE t.kind <> 'name'
+     ORDER BY t.ord
+$$;
+
+CREATE FUNCTION public.study_card_quantity_keys(p_text text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
+    AS $$
+    SELECT coalesce(array_agg(DISTINCT k.key), '{}')
+      FROM study_card_number_tokens(p_text) AS t
+     CROSS JOIN LATERAL (
+         SELECT t.quantity AS key WHERE t.kind <> 'name'
+         UNION ALL SELECT t.num || '*' WHERE t.kind <> 'name'
+         UNION ALL SELECT trim_scale(d[1]::numeric)::text || '*'
+                     FROM regexp_matches(t.match, '[0-9]+(?:\.[0-9]+)?', 'g') AS d
+                    WHERE t.kind = 'name') AS k
+$$;
+
+CREATE FUNCTION public.study_card_quantity_words(p_list text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
+    AS $$
+    SELECT CASE p_list
+        WHEN 'units_vowel' THEN '퍼센트|분기|세기|세대|바이트|비트|주|초|개|회|배|세'
+        WHEN 'units_consonant' THEN '퍼센트포인트|시간|주년|개년|년|분|원|명|건|층'
+        WHEN 'units_rieul' THEN '개월|주일|일'
+        WHEN 'latin_units' THEN 'km|cm|mm|nm|μm|m|kg|mg|g|ms|μs|ns|s|min|KB|kB|MB|GB|TB|PB|B|bps|Kbps|Mbps|Gbps'
+                                '|Hz|kHz|MHz|GHz|kW|W|V|mL|L'
+        WHEN 'any' THEN '에서|에게|에는|에도|에|의|도|만에|만|간|째|차|부터|까지|마다|씩|동안|이상|이하|미만|'
+                        '이내|전|후|보다|당|짜리|쯤|가량|정도|뿐|밖에|께|여|남짓|내|인|처럼|만큼|대로|같이|'
+                        -- the copula, after any last syllable ('62개이다', '1개이면')
+                        '이다|이고|이며|이면|이므로|이라서|이라|이지만|이었다|이었고|이어서|임'
+        WHEN 'after_vowel' THEN '는|가|를|와|로서|로써|로|라고|라는|라도|라서|라|란|며|고|다|나|면|야|'
+                                '였다|였고|였으며|였던|지만'
+        WHEN 'after_consonant' THEN '은|이|을|과|으로서|으로써|으로|이라고|이라는|이라도|이라서|이라|이란|'
+                                    '이며|이고|이다|이나|이면|이야|이었다|이었고|이었으며|이었던|이지만'
+        WHEN 'after_rieul' THEN '은|이|을|과|로서|로써|로|이라고|이라는|이라도|이라서|이라|이란|'
+                                '이며|이고|이다|이나|이면|이야|이었다|이었고|이었으며|이었던|이지만'
+        WHEN 'any_spaced' THEN '에서|에게|에는|에도|에|만에|만|간|째|부터|까지|마다|씩|동안|이상|이하|미만|'
+                               '이내|보다|당|짜리|쯤|가량|정도|뿐|밖에|남짓'
+        WHEN 'after_vowel_spaced' THEN '는|가|를'
+        WHEN 'after_consonant_spaced' THEN '은|이|을|이라|이란|이며|이고|이다|이나|이면|이었다'
+    END
+$$;
+
+CREATE FUNCTION public.study_card_query_words(p_text text) RETURNS TABLE(word text, pos integer, latin boolean)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    AS $_$
+    SELECT w.word, w.pos, w.latin
+      FROM (SELECT CASE WHEN t.latin THEN t.token
+                        ELSE regexp_replace(t.token,
+                               '^([\uAC00-\uD7A3]{2,}?)(에서는|에서|으로는|으로|에게|까지|부터|처럼|만큼|은|는|이|가|을|를|의|에|로|와|과|만)$', '\1')
+                   END AS word, t.pos::integer AS pos, t.latin
+              FROM (SELECT m[1] AS token, m[1] ~ '[A-Za-z]' AS latin, r.pos
+                      FROM regexp_matches(normalize(coalesce(p_text, ''), NFKC),
+                                          '([A-Za-z0-9_]*[A-Za-z][A-Za-z0-9_]*|[\uAC00-\uD7A3]{2,})', 'g')
+                           WITH ORDINALITY AS r(m, pos)) AS t
+             WHERE t.latin
+                OR t.token !~ '(다|하는|되는|하여|하고|하며|하면|되어|되며|되고|하지|하기|있는|없는|않는|않은|같은|위해|대해|통해|따라|때문|이며|이고|이면|으며|한|된|했고|였고|었고|하게|되게|려고|려는|도록|므로|지만|는데)$'
+           ) AS w
+     WHERE w.word !~ '^[\uAC00-\uD7A3](은|는|을|를|에|의|와|과|로|도|만)$'
+       AND w.word !~ '^(다음|옳은|옳지|것은|것을|것이|설명|설명으로|가장|적절한|해당|해당하는|무엇|무엇인가|고르시오|보기|정답|해설|문제|경우|이후|모두|이를|이는|이로써|그리고|또는|그러나|따라서|어떤|어느|다른|여러|각각|하나|이상|이하|사용|있다|없다|빈칸|들어갈|알맞은|바르게|틀린|아닌|관한|대한|위한)$'
+$_$;
+
+CREATE FUNCTION public.study_card_question_answer(p_choices jsonb, p_answer text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT CASE WHEN NOT study_card_is_blank(p_answer) THEN
+        coalesce((SELECT c.line FROM study_card_question_choices(p_choices) AS c
+                   WHERE c.key = study_card_choice_key(p_answer) AND c.key <> ''
+                   ORDER BY c.ord LIMIT 1),
+                 (SELECT c.line FROM study_card_question_choices(p_choices) AS c
+                   WHERE btrim(p_answer) IN (c.body, c.line)
+                   ORDER BY c.ord LIMIT 1),
+                 btrim(p_answer, E' \t\n\r\f\x0b\u00a0\u3000'))
+    END
+$$;
+
+CREATE FUNCTION public.study_card_question_choices(p_choices jsonb) RETURNS TABLE(ord integer, key text, body text, line text)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    AS $_$
+    SELECT c.ord::integer, c.ord::text, btrim(c.value),
+           CASE WHEN c.value ~ '^[\s\u00a0\u3000]*[\u2460-\u2473]' THEN btrim(c.value)
+                ELSE rtrim(study_card_choice_label(c.ord::integer) || ' ' || coalesce(btrim(c.value), '')) END
+      FROM jsonb_array_elements_text(CASE jsonb_typeof(p_choices) WHEN 'array' THEN p_choices END)
+           WITH ORDINALITY AS c(value, ord)
+    UNION ALL
+    SELECT row_number() OVER (ORDER BY o.number NULLS LAST, o.label COLLATE "C")::integer,
+           study_card_choice_key(o.label), btrim(o.value),
+           rtrim(CASE WHEN o.number BETWEEN 1 AND 20 THEN study_card_choice_label(o.number::integer)
+                      WHEN o.label ~ '[.)]$' THEN o.label
+                      ELSE o.label || '.' END
+                 || ' ' || coalesce(btrim(o.value), ''))
+      FROM (SELECT e.key AS label, e.value,
+                   CASE WHEN e.key ~ '^[0-9]{1,9}$' THEN e.key::numeric END AS number
+              FROM jsonb_each_text(CASE jsonb_typeof(p_choices) WHEN 'object' THEN p_choices END) AS e) AS o
+     ORDER BY 1
+$_$;
+
+CREATE FUNCTION public.study_card_question_query(p_stem text, p_answer text, p_explanation text, p_terms integer DEFAULT 1) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    WITH answer AS (
+        SELECT nullif(CASE WHEN length(a.text) <= 40 THEN a.text
+                           ELSE coalesce(substring(left(a.text, 41) FROM '^(.*\S)\s'), left(a.text, 40)) END, '') AS text
+          FROM (SELECT btrim(regexp_replace(normalize(coalesce(p_answer, ''), NFKC), '\s+', ' ', 'g')) AS text) AS a),
+    word AS (
+        SELECT lower(e.word) AS key, e.word, e.pos, e.latin, false AS in_stem FROM study_card_query_words(p_explanation) AS e
+        UNION ALL
+        SELECT lower(s.word), s.word, 1000000 + s.pos, s.latin, true FROM study_card_query_words(p_stem) AS s),
+    ranked AS (
+        SELECT t.word, row_number() OVER (ORDER BY t.score DESC, t.pos) AS rank
+          FROM (SELECT w.key, min(w.word) AS word, min(w.pos) AS pos,
+                       count(*) FILTER (WHERE NOT w.in_stem)
+                       + CASE WHEN bool_or(w.in_stem) THEN 1 ELSE 0 END
+                       + CASE WHEN bool_or(w.latin) THEN 1 ELSE 0 END AS score
+                  FROM word AS w GROUP BY w.key) AS t
+         WHERE strpos(lower(coalesce((SELECT a.text FROM answer AS a), '')), t.key) = 0),
+    kept AS (
+        SELECT r.word, r.rank, sum(length(r.word) + 1) OVER (ORDER BY r.rank) AS total
+          FROM ranked AS r
+         WHERE r.rank <= p_terms + CASE WHEN (SELECT a.text FROM answer AS a) IS NULL THEN 1 ELSE 0 END)
+    SELECT nullif(concat_ws(' ', (SELECT a.text FROM answer AS a),
+                            (SELECT string_agg(k.word, ' ' ORDER BY k.rank) FROM kept AS k
+                              WHERE k.total + coalesce((SELECT length(a.text) FROM answer AS a), 0) <= 200)), '')
+$$;
+
+CREATE FUNCTION public.study_card_ready_sources() RETURNS TABLE(source_kind text, source_id bigint, user_id bigint, topic_id bigint, version timestamp with time zone)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT 'question'::text, q.id, q.user_id, q.topic_id, q.version
+      FROM study_card_host_questions q
+     WHERE q.version IS NOT NULL AND NOT study_card_is_blank(q.explanation)
+    UNION ALL
+    SELECT 'subject_note'::text, n.id, n.user_id, n.topic_id, n.version
+      FROM study_card_host_notes n
+     WHERE NOT study_card_is_blank(n.body)
 $$;
 
 CREATE FUNCTION public.study_card_reap() RETURNS integer
@@ -791,16 +1660,19 @@ DECLARE
     v_requeued int;
 BEGIN
     WITH reaped AS (
-        UPDATE study_memo_card_jobs
-           SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
-               completed_at = CASE WHEN attempts >= max_attempts THEN now() END,
+        UPDATE study_memo_card_jobs j
+           SET status = n.status,
+               completed_at = CASE WHEN n.status = 'pending' THEN NULL ELSE now() END,
                run_after = now(), error_code = 'lease_expired',
-               error_message = format('lease of %s expired at %s; reaped', locked_by, lease_expires_at),
-               locked_by = NULL, lease_expires_at = NULL
-         WHERE id IN (SELECT id FROM study_memo_card_jobs
-                       WHERE status = 'processing' AND lease_expires_at < now()
-                         FOR UPDATE SKIP LOCKED)
-        RETURNING status
+               error_message = format('lease of %s (%s) expired at %s; reaped', j.locked_by, j.locked_by_role,
+                                      study_card_lease_end(j.lease_expires_at, j.lease_renewed_at)),
+               locked_by = NULL, lease_expires_at = NULL, takeovers = j.takeovers + 1
+          FROM (SELECT id, study_card_next_status('lease_expired', attempts, max_attempts) AS status
+                  FROM study_memo_card_jobs
+                 WHERE status = 'processing' AND study_card_lease_end(lease_expires_at, lease_renewed_at) < now()
+                   FOR UPDATE SKIP LOCKED) AS n
+         WHERE j.id = n.id
+        RETURNING j.status
     )
     SELECT count(*), count(*) FILTER (WHERE status = 'pending') INTO v_reaped, v_requeued FROM reaped;
     PERFORM study_card_notify(v_requeued);
@@ -808,20 +1680,37 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.study_card_refocus(p_topic_id bigint) RETURNS integer
+    LANGUAGE sql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    WITH changed AS (
+        UPDATE study_memo_card_jobs j
+           SET priority = study_card_priority(study_card_topic_focus(p_topic_id))
+          FROM (SELECT 'question'::text AS kind, q.id FROM study_card_host_questions q WHERE q.topic_id = p_topic_id
+                UNION ALL
+                SELECT 'subject_note', n.id FROM study_card_host_notes n WHERE n.topic_id = p_topic_id) AS s
+         WHERE j.source_kind = s.kind AND j.source_id = s.id
+           AND j.status IN (SELECT v.status FROM study_card_job_statuses v WHERE NOT v.terminal)
+           AND j.priority <> study_card_priority(study_card_topic_focus(p_topic_id))
+        RETURNING 1)
+    SELECT count(*)::int FROM changed
+$$;
+
 CREATE FUNCTION public.study_card_related_by_text(p_user_id bigint, p_query text, p_limit integer, p_skip_kind text, p_skip_id bigint) RETURNS TABLE(source_kind text, source_id bigint, rank bigint)
     LANGUAGE sql STABLE
     AS $$
     SELECT hit.kind, hit.id, row_number() OVER (ORDER BY hit.distance, hit.kind, hit.id)
       FROM ((SELECT 'document_chunk'::text AS kind, c.id, p_query <<-> c.content AS distance
-               FROM document_chunks c JOIN documents d ON d.id = c.document_id
-              WHERE p_query <% c.content AND d.user_id = p_user_id AND d.deleted_at IS NULL
-                AND btrim(c.content) <> '' AND (p_skip_kind <> 'document' OR d.id <> p_skip_id)
+               FROM study_card_host_chunks c
+              WHERE p_query <% c.content AND c.user_id = p_user_id
+                AND btrim(c.content) <> '' AND (p_skip_kind <> 'document' OR c.document <> p_skip_id)
               ORDER BY p_query <<-> c.content
               LIMIT p_limit)
             UNION ALL
             (SELECT 'subject_note'::text, n.id, p_query <<-> n.body
-               FROM study_subject_notes n
-              WHERE p_query <% n.body AND n.user_id = p_user_id AND n.deleted_at IS NULL
+               FROM study_card_host_notes n
+              WHERE p_query <% n.body AND n.user_id = p_user_id
                 AND btrim(n.body) <> '' AND (p_skip_kind <> 'subject_note' OR n.id <> p_skip_id)
               ORDER BY p_query <<-> n.body
               LIMIT p_limit)) AS hit
@@ -834,15 +1723,15 @@ CREATE FUNCTION public.study_card_related_by_vector(p_user_id bigint, p_query pu
     AS $$
     SELECT hit.kind, hit.id, row_number() OVER (ORDER BY hit.distance, hit.kind, hit.id)
       FROM ((SELECT 'document_chunk'::text AS kind, c.id, c.embedding <=> p_query AS distance
-               FROM document_chunks c JOIN documents d ON d.id = c.document_id
-              WHERE d.user_id = p_user_id AND d.deleted_at IS NULL AND c.embedding IS NOT NULL
-                AND btrim(c.content) <> '' AND (p_skip_kind <> 'document' OR d.id <> p_skip_id)
+               FROM study_card_host_chunks c
+              WHERE c.user_id = p_user_id AND c.embedding IS NOT NULL
+                AND btrim(c.content) <> '' AND (p_skip_kind <> 'document' OR c.document <> p_skip_id)
               ORDER BY c.embedding <=> p_query
               LIMIT p_limit)
             UNION ALL
             (SELECT 'subject_note'::text, n.id, n.embedding <=> p_query
-               FROM study_subject_notes n
-              WHERE n.user_id = p_user_id AND n.deleted_at IS NULL AND n.embedding IS NOT NULL
+               FROM study_card_host_notes n
+              WHERE n.user_id = p_user_id AND n.embedding IS NOT NULL
                 AND btrim(n.body) <> '' AND (p_skip_kind <> 'subject_note' OR n.id <> p_skip_id)
               ORDER BY n.embedding <=> p_query
               LIMIT p_limit)) AS hit
@@ -887,12 +1776,12 @@ BEGIN
     IF v_source.version IS NULL OR NOT v_source.ready THEN
         RAISE EXCEPTION '% % has nothing to extract from', p_kind, p_id
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'a question needs a non-blank ai_explanation and ai_explanation_generated_at';
+                  HINT = 'a question needs an explanation and its version; a note or document, non-blank text';
     END IF;
 
     INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind, priority)
     VALUES (v_source.user_id, p_kind, p_id, v_source.version, 'card_extract',
-            study_card_priority((SELECT t.focused_at FROM study_topics t WHERE t.id = v_source.topic_id)))
+            study_card_priority(study_card_topic_focus(v_source.topic_id)))
     ON CONFLICT DO NOTHING
     RETURNING id INTO v_job_id;
 
@@ -902,7 +1791,7 @@ BEGIN
                error_code = NULL, error_message = NULL
          WHERE j.source_kind = p_kind AND j.source_id = p_id
            AND j.source_version = v_source.version AND j.kind = 'card_extract'
-           AND j.status IN ('completed', 'failed', 'skipped')
+           AND j.status IN (SELECT v.status FROM study_card_job_statuses v WHERE v.terminal)
         RETURNING j.id INTO v_job_id;
     END IF;
     IF v_job_id IS NULL THEN
@@ -929,6 +1818,67 @@ BEGIN
 
     PERFORM study_card_notify(CASE WHEN v_made_runnable THEN 1 ELSE 0 END);
     RETURN v_job_id;
+END
+$$;
+
+CREATE FUNCTION public.study_card_result_cards(p_result jsonb) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    IF jsonb_typeof(p_result) IS DISTINCT FROM 'object' OR jsonb_typeof(p_result -> 'cards') IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'the result must be a JSON object {"cards": [...]}'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('got %s', coalesce(left(p_result::text, 200), 'SQL NULL'));
+    END IF;
+    PERFORM study_card_review_reason(p_result -> 'needs_review');
+    RETURN p_result -> 'cards';
+END
+$$;
+
+CREATE FUNCTION public.study_card_result_schema(p_max_cards integer DEFAULT NULL::integer) RETURNS json
+    LANGUAGE plpgsql IMMUTABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    v_limits record := study_card_limits();
+    v_evidence json;
+BEGIN
+    IF p_max_cards < 0 THEN
+        RAISE EXCEPTION 'max_cards must be 0 or more, not %', p_max_cards USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_evidence := json_build_object(
+        'type', 'array', 'minItems', 1, 'maxItems', v_limits.evidence,
+        'items', json_build_object(
+            'type', 'object', 'required', json_build_array('source', 'quote'),
+            'properties', json_build_object(
+                'source', json_build_object('type', 'string', 'minLength', 1),
+                'quote', json_build_object('type', 'string', 'minLength', 1, 'maxLength', v_limits.quote))));
+    RETURN json_build_object(
+        'type', 'object', 'required', json_build_array('cards', 'needs_review'),
+        'properties', json_build_object(
+            'cards', json_build_object(
+                'type', 'array', 'maxItems', least(p_max_cards, v_limits.cards),
+                'items', json_build_object('anyOf', json_build_array(
+                    json_build_object(
+                        'type', 'object', 'required', json_build_array('type', 'cue', 'answer', 'evidence'),
+                        'properties', json_build_object(
+                            'type', json_build_object('const', 'qa'),
+                            'cue', json_build_object('type', 'string', 'minLength', 1, 'maxLength', v_limits.cue),
+                            'answer', json_build_object('type', 'string', 'minLength', 1, 'maxLength', v_limits.answer),
+                            'evidence', v_evidence)),
+                    json_build_object(
+                        'type', 'object', 'required', json_build_array('type', 'text', 'evidence'),
+                        'properties', json_build_object(
+                            'type', json_build_object('const', 'cloze'),
+                            'text', json_build_object('type', 'string', 'minLength', 1, 'maxLength', v_limits.cloze_text),
+                            'evidence', v_evidence))))),
+            'needs_review', json_build_object('anyOf', json_build_array(
+                json_build_object('type', 'null'),
+                json_build_object(
+                    'type', 'object', 'required', json_build_array('reason'),
+                    'properties', json_build_object(
+                        'reason', json_build_object('type', 'string', 'minLength', 1, 'maxLength', v_limits.reason)))))));
 END
 $$;
 
@@ -967,6 +1917,11 @@ CREATE FUNCTION public.study_card_retry_failed(p_error_code text DEFAULT NULL::t
 DECLARE
     v_retried int;
 BEGIN
+    IF p_error_code IS NOT NULL AND NOT EXISTS (SELECT FROM study_card_error_codes WHERE code = p_error_code) THEN
+        RAISE EXCEPTION 'unknown error code %', quote_literal(p_error_code)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = (SELECT 'one of: ' || string_agg(code, ', ' ORDER BY code) FROM study_card_error_codes);
+    END IF;
     UPDATE study_memo_card_jobs
        SET status = 'pending', attempts = 0, run_after = now(), completed_at = NULL
      WHERE status = 'failed' AND (p_error_code IS NULL OR error_code = p_error_code);
@@ -987,10 +1942,10 @@ BEGIN
     IF jsonb_typeof(p_needs_review) = 'object'
        AND jsonb_typeof(p_needs_review -> 'reason') = 'string'
        AND btrim(p_needs_review ->> 'reason') <> ''
-       AND char_length(p_needs_review ->> 'reason') <= 1000 THEN
+       AND char_length(p_needs_review ->> 'reason') <= (study_card_limits()).reason THEN
         RETURN btrim(p_needs_review ->> 'reason');
     END IF;
-    RAISE EXCEPTION 'needs_review must be null or {"reason": "…"} with a reason of 1 to 1000 characters'
+    RAISE EXCEPTION 'needs_review must be null or {"reason": "…"} with a reason of 1 to % characters', (study_card_limits()).reason
         USING ERRCODE = 'invalid_parameter_value', DETAIL = format('got %s', left(p_needs_review::text, 200));
 END
 $$;
@@ -998,12 +1953,15 @@ $$;
 CREATE FUNCTION public.study_card_shape_problem(p_card jsonb) RETURNS text
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
     AS $$
 DECLARE
     v_field text;
     v_limit integer;
     v_item jsonb;
     v_index integer;
+    v_bidi text;
+    v_limits record := study_card_limits();
 BEGIN
     IF jsonb_typeof(p_card) IS DISTINCT FROM 'object' THEN
         RETURN format('a card must be a JSON object, not %s', coalesce(jsonb_typeof(p_card), 'SQL NULL'));
@@ -1013,24 +1971,30 @@ BEGIN
     END IF;
     FOR v_field, v_limit IN
         SELECT f.name, f.max_length
-          FROM (VALUES ('qa', 'cue', 300), ('qa', 'answer', 300), ('cloze', 'text', 600))
+          FROM (VALUES ('qa', 'cue', v_limits.cue), ('qa', 'answer', v_limits.answer),
+                       ('cloze', 'text', v_limits.cloze_text))
                AS f(card_type, name, max_length)
          WHERE f.card_type = p_card ->> 'type'
     LOOP
         IF jsonb_typeof(p_card -> v_field) IS DISTINCT FROM 'string' THEN
             RETURN format('%s must be a string, not %s', v_field,
                           coalesce(jsonb_typeof(p_card -> v_field), 'missing'));
-        ELSIF study_card_norm(p_card ->> v_field) = '' THEN
-            RETURN format('%s is empty', v_field);
         ELSIF char_length(p_card ->> v_field) > v_limit THEN
             RETURN format('%s is %s characters long; the limit is %s',
                           v_field, char_length(p_card ->> v_field), v_limit);
         END IF;
+        v_bidi := substring(p_card ->> v_field FROM '[\u202A-\u202E\u2066-\u2069]');
+        IF v_bidi IS NOT NULL THEN
+            RETURN format('%s contains the bidi control U+%s, which reorders what a learner sees',
+                          v_field, upper(to_hex(ascii(v_bidi))));
+        ELSIF study_card_norm(p_card ->> v_field) = '' THEN
+            RETURN format('%s is empty', v_field);
+        END IF;
     END LOOP;
     IF jsonb_typeof(p_card -> 'evidence') NOT IN ('array', 'null') THEN
         RETURN format('evidence must be an array, not %s', jsonb_typeof(p_card -> 'evidence'));
-    ELSIF jsonb_array_length(coalesce(nullif(p_card -> 'evidence', 'null'), '[]')) > 5 THEN
-        RETURN format('%s evidence items; the limit is 5', jsonb_array_length(p_card -> 'evidence'));
+    ELSIF jsonb_array_length(coalesce(nullif(p_card -> 'evidence', 'null'), '[]')) > v_limits.evidence THEN
+        RETURN format('%s evidence items; the limit is %s', jsonb_array_length(p_card -> 'evidence'), v_limits.evidence);
     END IF;
     FOR v_item, v_index IN
         SELECT e.value, e.ord - 1
@@ -1044,11 +2008,11 @@ BEGIN
         ELSIF jsonb_typeof(v_item -> 'quote') IS DISTINCT FROM 'string' THEN
             RETURN format('evidence %s: quote must be a string, not %s',
                           v_index, coalesce(jsonb_typeof(v_item -> 'quote'), 'missing'));
+        ELSIF char_length(v_item ->> 'quote') > v_limits.quote THEN
+            RETURN format('evidence %s: quote is %s characters long; the limit is %s',
+                          v_index, char_length(v_item ->> 'quote'), v_limits.quote);
         ELSIF study_card_norm(v_item ->> 'quote') = '' THEN
             RETURN format('evidence %s: quote is empty', v_index);
-        ELSIF char_length(v_item ->> 'quote') > 1000 THEN
-            RETURN format('evidence %s: quote is %s characters long; the limit is 1000',
-                          v_index, char_length(v_item ->> 'quote'));
         END IF;
     END LOOP;
     RETURN NULL;
@@ -1059,19 +2023,18 @@ CREATE FUNCTION public.study_card_source(p_kind text, p_id bigint) RETURNS TABLE
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path TO 'public', 'pg_temp'
     AS $$
-    SELECT q.user_id, q.topic_id, q.ai_explanation_generated_at,
-           q.ai_explanation_generated_at IS NOT NULL AND NOT study_card_is_blank(q.ai_explanation)
-      FROM study_questions q
-     WHERE p_kind = 'question' AND q.id = p_id AND q.deleted_at IS NULL
+    SELECT q.user_id, q.topic_id, q.version, q.version IS NOT NULL AND NOT study_card_is_blank(q.explanation)
+      FROM study_card_host_questions q
+     WHERE p_kind = 'question' AND q.id = p_id
     UNION ALL
-    SELECT n.user_id, n.topic_id, n.updated_at, NOT study_card_is_blank(n.body)
-      FROM study_subject_notes n
-     WHERE p_kind = 'subject_note' AND n.id = p_id AND n.deleted_at IS NULL
+    SELECT n.user_id, n.topic_id, n.version, NOT study_card_is_blank(n.body)
+      FROM study_card_host_notes n
+     WHERE p_kind = 'subject_note' AND n.id = p_id
     UNION ALL
-    SELECT d.user_id, NULL::bigint, d.updated_at,
-           EXISTS (SELECT FROM document_chunks c WHERE c.document_id = d.id AND NOT study_card_is_blank(c.content))
-      FROM documents d
-     WHERE p_kind = 'document' AND d.id = p_id AND d.deleted_at IS NULL
+    SELECT d.user_id, NULL::bigint, d.version,
+           EXISTS (SELECT FROM study_card_host_chunks c WHERE c.document = d.id AND NOT study_card_is_blank(c.content))
+      FROM study_card_host_documents d
+     WHERE p_kind = 'document' AND d.id = p_id
 $$;
 
 CREATE FUNCTION public.study_card_source_embedding(p_kind text, p_id bigint) RETURNS public.vector
@@ -1079,9 +2042,20 @@ CREATE FUNCTION public.study_card_source_embedding(p_kind text, p_id bigint) RET
     SET search_path TO 'public', 'pg_temp'
     AS $$
     SELECT CASE p_kind
-        WHEN 'question' THEN (SELECT q.embedding FROM study_questions q WHERE q.id = p_id)
-        WHEN 'subject_note' THEN (SELECT n.embedding FROM study_subject_notes n WHERE n.id = p_id)
-        WHEN 'document' THEN (SELECT avg(c.embedding) FROM document_chunks c WHERE c.document_id = p_id)
+        WHEN 'question' THEN (SELECT q.embedding FROM study_card_host_questions q WHERE q.id = p_id)
+        WHEN 'subject_note' THEN (SELECT n.embedding FROM study_card_host_notes n WHERE n.id = p_id)
+        WHEN 'document' THEN (SELECT avg(c.embedding) FROM study_card_host_chunks c WHERE c.document = p_id)
+    END
+$$;
+
+CREATE FUNCTION public.study_card_source_name(p_kind text, p_id bigint) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT CASE p_kind
+        WHEN 'question' THEN (SELECT q.question FROM study_card_host_questions q WHERE q.id = p_id)
+        WHEN 'subject_note' THEN (SELECT n.title FROM study_card_host_notes n WHERE n.id = p_id)
+        WHEN 'document' THEN (SELECT d.title FROM study_card_host_documents d WHERE d.id = p_id)
     END
 $$;
 
@@ -1103,13 +2077,21 @@ CREATE FUNCTION public.study_card_source_query(p_kind text, p_id bigint) RETURNS
     SET search_path TO 'public', 'pg_temp'
     AS $$
     SELECT CASE p_kind
-        WHEN 'question' THEN (SELECT q.stem FROM study_questions q WHERE q.id = p_id)
+        WHEN 'question' THEN (
+            SELECT study_card_question_query(
+                       q.question,
+                       coalesce((SELECT c.body FROM study_card_question_choices(q.choices) AS c
+                                  WHERE c.line = study_card_question_answer(q.choices, q.answer)
+                                  ORDER BY c.ord LIMIT 1),
+                                q.answer),
+                       q.explanation)
+              FROM study_card_host_questions q WHERE q.id = p_id)
         WHEN 'subject_note' THEN (SELECT coalesce(nullif(btrim(n.title), ''), left(n.body, 200))
-                                    FROM study_subject_notes n WHERE n.id = p_id)
+                                    FROM study_card_host_notes n WHERE n.id = p_id)
         WHEN 'document' THEN (SELECT coalesce(nullif(btrim(d.title), ''),
-                                              (SELECT left(c.content, 200) FROM document_chunks c
-                                                WHERE c.document_id = d.id ORDER BY c.ord, c.id LIMIT 1))
-                                FROM documents d WHERE d.id = p_id)
+                                              (SELECT left(c.content, 200) FROM study_card_host_chunks c
+                                                WHERE c.document = d.id ORDER BY c.ord, c.id LIMIT 1))
+                                FROM study_card_host_documents d WHERE d.id = p_id)
     END
 $$;
 
@@ -1119,29 +2101,30 @@ CREATE FUNCTION public.study_card_source_text(p_kind text, p_id bigint) RETURNS 
     AS $$
     SELECT CASE p_kind
         WHEN 'question' THEN (
-            SELECT concat_ws(E'\n', q.stem,
-                CASE jsonb_typeof(q.choices)
-                    WHEN 'array' THEN (SELECT string_agg(c.value, E'\n' ORDER BY c.ord)
-                                         FROM jsonb_array_elements_text(q.choices) WITH ORDINALITY AS c(value, ord))
-                    WHEN 'object' THEN (SELECT string_agg(c.key || '. ' || c.value, E'\n' ORDER BY c.key)
-                                          FROM jsonb_each_text(q.choices) AS c)
-                    ELSE q.choices #>> '{}'
-                END,
-                q.answer, q.ai_explanation)
-              FROM study_questions q
-             WHERE q.id = p_id AND q.deleted_at IS NULL)
+            SELECT concat_ws(E'\n',
+                CASE WHEN NOT study_card_is_blank(q.question)
+                     THEN '문제: ' || btrim(q.question, E' \t\n\r\f\x0b\u00a0\u3000') END,
+                '보기:' || E'\n' || coalesce(
+                    (SELECT string_agg(c.line, E'\n' ORDER BY c.ord) FROM study_card_question_choices(q.choices) AS c),
+                    CASE WHEN jsonb_typeof(q.choices) IN ('string', 'number') AND NOT study_card_is_blank(q.choices #>> '{}')
+                         THEN btrim(q.choices #>> '{}', E' \t\n\r\f\x0b\u00a0\u3000') END),
+                '정답: ' || study_card_question_answer(q.choices, q.answer),
+                CASE WHEN NOT study_card_is_blank(q.explanation)
+                     THEN '해설: ' || btrim(q.explanation, E' \t\n\r\f\x0b\u00a0\u3000') END)
+              FROM study_card_host_questions q
+             WHERE q.id = p_id)
         WHEN 'subject_note' THEN (
             SELECT concat_ws(E'\n', n.title, n.body)
-              FROM study_subject_notes n
-             WHERE n.id = p_id AND n.deleted_at IS NULL)
+              FROM study_card_host_notes n
+             WHERE n.id = p_id)
         WHEN 'document_chunk' THEN (
             SELECT c.content
-              FROM document_chunks c JOIN documents d ON d.id = c.document_id
-             WHERE c.id = p_id AND d.deleted_at IS NULL)
+              FROM study_card_host_chunks c
+             WHERE c.id = p_id)
         WHEN 'document' THEN (
             SELECT string_agg(c.content, E'\n' ORDER BY c.ord, c.id)
-              FROM documents d JOIN document_chunks c ON c.document_id = d.id
-             WHERE d.id = p_id AND d.deleted_at IS NULL)
+              FROM study_card_host_chunks c
+             WHERE c.document = p_id)
     END
 $$;
 
@@ -1150,37 +2133,91 @@ CREATE FUNCTION public.study_card_source_title(p_kind text, p_id bigint) RETURNS
     SET search_path TO 'public', 'pg_temp'
     AS $$
     SELECT CASE p_kind
-        WHEN 'question' THEN (SELECT t.name FROM study_questions q JOIN study_topics t ON t.id = q.topic_id
+        WHEN 'question' THEN (SELECT t.name FROM study_card_host_questions q JOIN study_card_host_topics t ON t.id = q.topic_id
                                WHERE q.id = p_id)
-        WHEN 'subject_note' THEN (SELECT n.title FROM study_subject_notes n WHERE n.id = p_id)
-        WHEN 'document' THEN (SELECT d.title FROM documents d WHERE d.id = p_id)
-        WHEN 'document_chunk' THEN (SELECT d.title FROM document_chunks c JOIN documents d ON d.id = c.document_id
-                                     WHERE c.id = p_id)
+        WHEN 'subject_note' THEN (SELECT n.title FROM study_card_host_notes n WHERE n.id = p_id)
+        WHEN 'document' THEN (SELECT d.title FROM study_card_host_documents d WHERE d.id = p_id)
+        WHEN 'document_chunk' THEN (SELECT c.title FROM study_card_host_chunks c WHERE c.id = p_id)
     END
 $$;
 
 CREATE FUNCTION public.study_card_tokens(p_text text) RETURNS text[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
     AS $$
     SELECT coalesce(array_agg(t.token[1] ORDER BY t.ord), '{}')
       FROM regexp_matches(
-               lower(normalize(p_text, NFKC) COLLATE "C"),
+               lower(study_card_visible(p_text) COLLATE "C"),
                '([0-9a-z\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u024F\u0370-\u03FF\u0400-\u04FF]+'
                '|[\u1100-\u11FF\u3040-\u30FF\u3131-\u318E\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7A3]+)',
                'g') WITH ORDINALITY AS t(token, ord)
 $$;
 
+CREATE FUNCTION public.study_card_topic_focus(p_topic_id bigint) RETURNS timestamp with time zone
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT t.focus FROM study_card_host_topics t WHERE t.id = p_topic_id
+$$;
+
+CREATE FUNCTION public.study_card_unit_word_pattern(p_level text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
+    AS $_$
+    SELECT '^(?:' || string_agg(
+               '(' || study_card_quantity_words('units_' || f.final) || ')(?:(?:'
+               || CASE p_level
+                      WHEN 'attached' THEN study_card_quantity_words('any') || '|'
+                                           || study_card_quantity_words('after_' || f.final)
+                      ELSE CASE WHEN p_level = 'spelled' THEN '의|' ELSE '' END
+                           || study_card_quantity_words('any_spaced') || '|'
+                           || study_card_quantity_words(CASE f.final WHEN 'vowel' THEN 'after_vowel_spaced'
+                                                                     ELSE 'after_consonant_spaced' END)
+                  END
+               || ')(?:' || all_.particles || ')*)?', '|' ORDER BY f.ord) || ')$'
+      FROM unnest(ARRAY['vowel', 'consonant', 'rieul']) WITH ORDINALITY AS f(final, ord),
+           (SELECT study_card_quantity_words('any') || '|' || study_card_quantity_words('after_vowel') || '|'
+                   || study_card_quantity_words('after_consonant') AS particles) AS all_
+$_$;
+
+CREATE FUNCTION public.study_card_unsupported_quantities(p_card_text text, p_evidence_keys text[]) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
+    AS $$
+    SELECT coalesce(array_agg(c.quantity ORDER BY c.first), '{}')
+      FROM (SELECT t.quantity, CASE WHEN t.unit IS NULL THEN t.num || '*' ELSE t.quantity END AS needs,
+                   min(t.ord) AS first
+              FROM study_card_number_tokens(p_card_text) AS t
+             WHERE t.kind <> 'name'
+             GROUP BY 1, 2) AS c
+     WHERE c.needs <> ALL (coalesce(p_evidence_keys, '{}'))
+$$;
+
 CREATE FUNCTION public.study_card_unsupported_quantities(p_card_text text, p_evidence_text text) RETURNS text[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
     AS $$
-    SELECT coalesce(array_agg(c.quantity ORDER BY c.first), '{}')
-      FROM (SELECT q.quantity, q.value, q.unit, min(q.ord) AS first
-              FROM study_card_quantities(p_card_text) AS q
-             GROUP BY q.quantity, q.value, q.unit) AS c
-     WHERE NOT EXISTS (SELECT FROM study_card_quantities(p_evidence_text) AS e
-                        WHERE e.value = c.value AND (c.unit IS NULL OR e.unit = c.unit))
+    SELECT study_card_unsupported_quantities(p_card_text, study_card_quantity_keys(p_evidence_text))
+$$;
+
+CREATE FUNCTION public.study_card_without_options(p_cue text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
+    AS $$
+    SELECT regexp_replace(regexp_replace(regexp_replace(regexp_replace(study_card_visible(p_cue),
+        -- a bracketed list of two or more items
+        '[(\[][^()\[\]]*(/|,|·|、|\||또는|혹은|\mor\M)[^()\[\]]*[)\]]', ' ', 'g'),
+        -- 'A, B C, D 중': items of one to three words, separated by , / · 、 또는 혹은
+        '([^\s,/·、]+(\s[^\s,/·、?]+){0,2}\s*(,|/|·|、|\s또는\s|\s혹은\s)\s*)+[^\s,/·、?]+(\s[^\s,/·、?]+){0,2}\s*(중|가운데)(에서|에|의)?(?![가-힣])',
+        ' ', 'g'),
+        -- 'TCP와 UDP 중'
+        '[^\s,/·、]+(와|과)\s+[^\s,/·、]+\s*(중|가운데)(에서|에|의)?(?![가-힣])', ' ', 'g'),
+        -- '… A인가 B인가', '… A입니까 B입니까'
+        '[^\s,?]+(\s[^\s,?]+)?(인가|입니까|일까|이냐)\s*,?\s*[^\s,?]+(\s[^\s,?]+)?(인가|입니까|일까|이냐)', ' ', 'g')
 $$;
 
 CREATE FUNCTION public.tg_study_questions__study_card_enqueue() RETURNS trigger
@@ -1192,46 +2229,21 @@ DECLARE
     v_old_versions timestamptz[];
     v_new_ids bigint[];
     v_new_versions timestamptz[];
-    v_enqueued int;
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind, priority)
-        SELECT n.user_id, 'question', n.id, n.ai_explanation_generated_at, 'card_extract',
-               study_card_priority(t.focused_at)
-          FROM new_rows n
-          LEFT JOIN study_topics t ON t.id = n.topic_id
-         WHERE n.ai_explanation_generated_at IS NOT NULL
-           AND n.deleted_at IS NULL
-           AND NOT study_card_is_blank(n.ai_explanation)
-        ON CONFLICT DO NOTHING;
-    ELSE
-        -- The cheap exit for updates of other columns. Both transition tables hold the
-        -- rows in the same order; when ids and timestamps are equal position by
-        -- position, no timestamp changed. (Were the order ever to differ, the arrays
-        -- would differ too and the exact comparison below runs: correct either way.)
-        SELECT array_agg(id), array_agg(ai_explanation_generated_at)
-          INTO v_old_ids, v_old_versions FROM old_rows;
-        SELECT array_agg(id), array_agg(ai_explanation_generated_at)
-          INTO v_new_ids, v_new_versions FROM new_rows;
-        IF v_old_ids IS NOT DISTINCT FROM v_new_ids
-           AND v_old_versions IS NOT DISTINCT FROM v_new_versions THEN
-            RETURN NULL;
-        END IF;
-
-        INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind, priority)
-        SELECT n.user_id, 'question', n.id, n.ai_explanation_generated_at, 'card_extract',
-               study_card_priority(t.focused_at)
-          FROM new_rows n
-          JOIN old_rows o ON o.id = n.id
-          LEFT JOIN study_topics t ON t.id = n.topic_id
-         WHERE n.ai_explanation_generated_at IS NOT NULL
-           AND n.ai_explanation_generated_at IS DISTINCT FROM o.ai_explanation_generated_at
-           AND n.deleted_at IS NULL
-           AND NOT study_card_is_blank(n.ai_explanation)
-        ON CONFLICT DO NOTHING;
+        PERFORM study_card_enqueue_sources('question', ARRAY(
+            SELECT n.id FROM new_rows n WHERE n.ai_explanation_generated_at IS NOT NULL));
+        RETURN NULL;
     END IF;
-    GET DIAGNOSTICS v_enqueued = ROW_COUNT;
-    PERFORM study_card_notify(v_enqueued);
+    SELECT array_agg(id), array_agg(ai_explanation_generated_at) INTO v_old_ids, v_old_versions FROM old_rows;
+    SELECT array_agg(id), array_agg(ai_explanation_generated_at) INTO v_new_ids, v_new_versions FROM new_rows;
+    IF v_old_ids IS NOT DISTINCT FROM v_new_ids AND v_old_versions IS NOT DISTINCT FROM v_new_versions THEN
+        RETURN NULL;
+    END IF;
+    PERFORM study_card_enqueue_sources('question', ARRAY(
+        SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id
+         WHERE n.ai_explanation_generated_at IS NOT NULL
+           AND n.ai_explanation_generated_at IS DISTINCT FROM o.ai_explanation_generated_at));
     RETURN NULL;
 END
 $$;
@@ -1240,46 +2252,14 @@ CREATE FUNCTION public.tg_study_subject_notes__study_card_enqueue() RETURNS trig
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'public', 'pg_temp'
     AS $$
-DECLARE
-    v_runnable int;
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        WITH enqueued AS (
-            INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind,
-                                              priority, run_after)
-            SELECT n.user_id, 'subject_note', n.id, n.updated_at, 'card_extract',
-                   study_card_priority(t.focused_at), now() + study_card_note_debounce()
-              FROM new_rows n
-              LEFT JOIN study_topics t ON t.id = n.topic_id
-             WHERE n.deleted_at IS NULL AND NOT study_card_is_blank(n.body)
-            ON CONFLICT DO NOTHING
-            RETURNING run_after
-        )
-        SELECT count(*) FILTER (WHERE run_after <= now()) INTO v_runnable FROM enqueued;
+        PERFORM study_card_enqueue_sources('subject_note', ARRAY(SELECT n.id FROM new_rows n));
     ELSE
-        WITH enqueued AS (
-            INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind,
-                                              priority, run_after)
-            SELECT n.user_id, 'subject_note', n.id, n.updated_at, 'card_extract',
-                   study_card_priority(t.focused_at), now() + study_card_note_debounce()
-              FROM new_rows n
-              JOIN old_rows o ON o.id = n.id
-              LEFT JOIN study_topics t ON t.id = n.topic_id
-             WHERE (n.body IS DISTINCT FROM o.body OR n.title IS DISTINCT FROM o.title)
-               AND n.deleted_at IS NULL AND NOT study_card_is_blank(n.body)
-            ON CONFLICT DO NOTHING
-            RETURNING source_id, source_version, run_after
-        ), superseded AS (
-            UPDATE study_memo_card_jobs j
-               SET status = 'skipped', error_code = 'stale_version', completed_at = now(),
-                   error_message = format('superseded by version %s', e.source_version)
-              FROM enqueued e
-             WHERE j.source_kind = 'subject_note' AND j.source_id = e.source_id
-               AND j.status = 'pending' AND j.source_version <> e.source_version
-        )
-        SELECT count(*) FILTER (WHERE run_after <= now()) INTO v_runnable FROM enqueued;
+        PERFORM study_card_enqueue_sources('subject_note', ARRAY(
+            SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id
+             WHERE n.body IS DISTINCT FROM o.body OR n.title IS DISTINCT FROM o.title));
     END IF;
-    PERFORM study_card_notify(v_runnable);
     RETURN NULL;
 END
 $$;
@@ -1289,14 +2269,7 @@ CREATE FUNCTION public.tg_study_topics__study_card_focus() RETURNS trigger
     SET search_path TO 'public', 'pg_temp'
     AS $$
 BEGIN
-    UPDATE study_memo_card_jobs j
-       SET priority = study_card_priority(NEW.focused_at)
-     WHERE j.status IN ('pending', 'processing')
-       AND j.priority <> study_card_priority(NEW.focused_at)
-       AND ((j.source_kind = 'question'
-             AND j.source_id IN (SELECT q.id FROM study_questions q WHERE q.topic_id = NEW.id))
-         OR (j.source_kind = 'subject_note'
-             AND j.source_id IN (SELECT n.id FROM study_subject_notes n WHERE n.topic_id = NEW.id)));
+    PERFORM study_card_refocus(NEW.id);
     RETURN NULL;
 END
 $$;
@@ -1336,40 +2309,81 @@ CREATE SEQUENCE public.documents_id_seq
 
 ALTER SEQUENCE public.documents_id_seq OWNED BY public.documents.id;
 
-CREATE VIEW public.study_card_job_stats AS
- SELECT status,
-    error_code,
-    count(*) AS jobs,
-    count(*) FILTER (WHERE (((status)::text = 'pending'::text) AND (run_after <= now()))) AS runnable,
-    count(*) FILTER (WHERE (((status)::text = 'processing'::text) AND (lease_expires_at < now()))) AS expired_leases,
-    (now() - min(created_at) FILTER (WHERE ((status)::text = ANY ((ARRAY['pending'::character varying, 'processing'::character varying])::text[])))) AS oldest_age,
-    count(*) FILTER (WHERE (completed_at > (now() - '1 day'::interval))) AS finished_last_day,
-    percentile_cont((0.5)::double precision) WITHIN GROUP (ORDER BY (completed_at - started_at)) FILTER (WHERE (completed_at > (now() - '1 day'::interval))) AS median_duration,
-    percentile_cont((0.95)::double precision) WITHIN GROUP (ORDER BY (completed_at - started_at)) FILTER (WHERE (completed_at > (now() - '1 day'::interval))) AS p95_duration
-   FROM public.study_memo_card_jobs
-  GROUP BY status, error_code
-  ORDER BY (array_position(ARRAY['pending'::character varying, 'processing'::character varying, 'completed'::character varying, 'failed'::character varying, 'skipped'::character varying], status)), error_code NULLS FIRST;
+CREATE TABLE public.study_card_drop_reasons (
+    reason character varying(40) NOT NULL,
+    guard_order smallint NOT NULL,
+    meaning text NOT NULL
+);
 
-CREATE TABLE public.study_memo_cards (
+CREATE VIEW public.study_card_drop_stats AS
+ SELECT COALESCE(r.reason, (d.reason)::character varying) AS reason,
+    r.guard_order,
+    COALESCE(d.dropped_cards, (0)::bigint) AS dropped_cards,
+    COALESCE(d.jobs, (0)::bigint) AS jobs
+   FROM (public.study_card_drop_reasons r
+     FULL JOIN ( SELECT (x.item ->> 'reason'::text) AS reason,
+            count(*) AS dropped_cards,
+            count(DISTINCT j.id) AS jobs
+           FROM (public.study_memo_card_jobs j
+             CROSS JOIN LATERAL jsonb_array_elements(
+                CASE
+                    WHEN (jsonb_typeof(((j.payload -> 'report'::text) -> 'dropped'::text)) = 'array'::text) THEN ((j.payload -> 'report'::text) -> 'dropped'::text)
+                    ELSE NULL::jsonb
+                END) x(item))
+          GROUP BY (x.item ->> 'reason'::text)) d ON ((d.reason = (r.reason)::text)))
+  ORDER BY r.guard_order, COALESCE(r.reason, (d.reason)::character varying);
+
+CREATE TABLE public.study_card_error_codes (
+    code character varying(40) NOT NULL,
+    retryable boolean NOT NULL,
+    closes_with character varying(20) NOT NULL,
+    recorded_by text NOT NULL,
+    meaning text NOT NULL,
+    CONSTRAINT study_card_error_codes_check CHECK (((recorded_by = 'database'::text) OR retryable)),
+    CONSTRAINT study_card_error_codes_recorded_by_check CHECK ((recorded_by = ANY (ARRAY['database'::text, 'worker'::text])))
+);
+
+CREATE VIEW public.study_card_host_chunks AS
+ SELECT c.id,
+    c.document_id AS document,
+    d.user_id,
+    d.title,
+    c.ord,
+    c.content,
+    c.embedding
+   FROM (public.document_chunks c
+     JOIN public.documents d ON ((d.id = c.document_id)))
+  WHERE (d.deleted_at IS NULL);
+
+CREATE VIEW public.study_card_host_documents AS
+ SELECT id,
+    user_id,
+    title,
+    updated_at AS version
+   FROM public.documents d
+  WHERE (deleted_at IS NULL);
+
+CREATE TABLE public.study_subject_notes (
     id bigint NOT NULL,
     user_id bigint NOT NULL,
-    source_kind character varying(40) NOT NULL,
-    source_id bigint NOT NULL,
-    source_version timestamp with time zone,
-    job_id bigint,
-    card_type character varying(10) NOT NULL,
-    cue text,
-    answer text,
-    cloze_text text,
-    norm_key text GENERATED ALWAYS AS (public.study_card_norm_key((card_type)::text, cue, answer, cloze_text)) STORED,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    topic_id bigint,
+    title text DEFAULT ''::text NOT NULL,
+    body text DEFAULT ''::text NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    deleted_at timestamp with time zone,
-    retired_reason character varying(40),
-    superseded_by_job bigint,
-    CONSTRAINT study_memo_cards_retired_check CHECK (((deleted_at IS NULL) = (retired_reason IS NULL))),
-    CONSTRAINT study_memo_cards_type_check CHECK (((((card_type)::text = 'qa'::text) AND (cue IS NOT NULL) AND (answer IS NOT NULL) AND (cloze_text IS NULL)) OR (((card_type)::text = 'cloze'::text) AND (cloze_text IS NOT NULL) AND (cue IS NULL) AND (answer IS NULL))))
+    embedding public.vector(1024),
+    deleted_at timestamp with time zone
 );
+
+CREATE VIEW public.study_card_host_notes AS
+ SELECT id,
+    user_id,
+    topic_id,
+    title,
+    body,
+    updated_at AS version,
+    embedding
+   FROM public.study_subject_notes n
+  WHERE (deleted_at IS NULL);
 
 CREATE TABLE public.study_questions (
     id bigint NOT NULL,
@@ -1388,12 +2402,80 @@ CREATE TABLE public.study_questions (
     needs_review_at timestamp with time zone
 );
 
+CREATE VIEW public.study_card_host_questions AS
+ SELECT id,
+    user_id,
+    topic_id,
+    stem AS question,
+    choices,
+    answer,
+    ai_explanation AS explanation,
+    ai_explanation_generated_at AS version,
+    embedding
+   FROM public.study_questions q
+  WHERE (deleted_at IS NULL);
+
 CREATE TABLE public.study_topics (
     id bigint NOT NULL,
     user_id bigint NOT NULL,
     name text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     focused_at timestamp with time zone
+);
+
+CREATE VIEW public.study_card_host_topics AS
+ SELECT id,
+    name,
+    focused_at AS focus
+   FROM public.study_topics t;
+
+CREATE TABLE public.study_card_job_statuses (
+    status character varying(20) NOT NULL,
+    lifecycle_order smallint NOT NULL,
+    terminal boolean NOT NULL,
+    meaning text NOT NULL
+);
+
+CREATE VIEW public.study_card_job_stats AS
+ SELECT j.status,
+    s.terminal,
+    j.error_code,
+    e.retryable,
+    count(*) AS jobs,
+    count(*) FILTER (WHERE (((j.status)::text = 'pending'::text) AND (j.run_after <= now()))) AS runnable,
+    count(*) FILTER (WHERE (((j.status)::text = 'processing'::text) AND (public.study_card_lease_end(j.lease_expires_at, j.lease_renewed_at) < now()))) AS expired_leases,
+    (now() - min(j.created_at) FILTER (WHERE (NOT s.terminal))) AS oldest_age,
+    count(*) FILTER (WHERE (j.completed_at > (now() - '1 day'::interval))) AS finished_last_day,
+    percentile_cont((0.5)::double precision) WITHIN GROUP (ORDER BY (j.completed_at - j.started_at)) FILTER (WHERE (j.completed_at > (now() - '1 day'::interval))) AS median_duration,
+    percentile_cont((0.95)::double precision) WITHIN GROUP (ORDER BY (j.completed_at - j.started_at)) FILTER (WHERE (j.completed_at > (now() - '1 day'::interval))) AS p95_duration,
+    count(*) FILTER (WHERE (j.takeovers > 0)) AS taken_over,
+    sum(j.takeovers) AS takeovers
+   FROM ((public.study_memo_card_jobs j
+     LEFT JOIN public.study_card_job_statuses s ON (((s.status)::text = (j.status)::text)))
+     LEFT JOIN public.study_card_error_codes e ON (((e.code)::text = (j.error_code)::text)))
+  GROUP BY j.status, s.lifecycle_order, s.terminal, j.error_code, e.retryable
+  ORDER BY s.lifecycle_order, j.error_code NULLS FIRST;
+
+CREATE TABLE public.study_memo_cards (
+    id bigint NOT NULL,
+    user_id bigint NOT NULL,
+    source_kind character varying(40) NOT NULL,
+    source_id bigint NOT NULL,
+    source_version timestamp with time zone,
+    job_id bigint,
+    card_type character varying(10) NOT NULL,
+    cue text,
+    answer text,
+    cloze_text text,
+    norm_key text GENERATED ALWAYS AS (public.study_card_norm_key((card_type)::text, cue, answer, cloze_text)) STORED,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    deleted_at timestamp with time zone,
+    retired_reason character varying(40),
+    superseded_by_job bigint,
+    answer_key text GENERATED ALWAYS AS (public.study_card_answer_key((card_type)::text, answer, cloze_text)) STORED,
+    CONSTRAINT study_memo_cards_retired_check CHECK (((deleted_at IS NULL) = (retired_reason IS NULL))),
+    CONSTRAINT study_memo_cards_type_check CHECK (((((card_type)::text = 'qa'::text) AND (cue IS NOT NULL) AND (answer IS NOT NULL) AND (cloze_text IS NULL)) OR (((card_type)::text = 'cloze'::text) AND (cloze_text IS NOT NULL) AND (cue IS NULL) AND (answer IS NULL))))
 );
 
 CREATE VIEW public.study_card_review_queue AS
@@ -1463,17 +2545,6 @@ CREATE SEQUENCE public.study_memo_card_progress_id_seq
 
 ALTER SEQUENCE public.study_memo_card_progress_id_seq OWNED BY public.study_memo_card_progress.id;
 
-CREATE TABLE public.study_subject_notes (
-    id bigint NOT NULL,
-    user_id bigint NOT NULL,
-    topic_id bigint,
-    title text DEFAULT ''::text NOT NULL,
-    body text DEFAULT ''::text NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    embedding public.vector(1024),
-    deleted_at timestamp with time zone
-);
-
 CREATE VIEW public.study_memo_cards_active AS
  SELECT id,
     user_id,
@@ -1483,18 +2554,7 @@ CREATE VIEW public.study_memo_cards_active AS
     cloze_text,
     source_kind,
     source_id,
-        CASE source_kind
-            WHEN 'question'::text THEN ( SELECT q.stem
-               FROM public.study_questions q
-              WHERE (q.id = c.source_id))
-            WHEN 'subject_note'::text THEN ( SELECT n.title
-               FROM public.study_subject_notes n
-              WHERE (n.id = c.source_id))
-            WHEN 'document'::text THEN ( SELECT d.title
-               FROM public.documents d
-              WHERE (d.id = c.source_id))
-            ELSE NULL::text
-        END AS source_title,
+    public.study_card_source_name((source_kind)::text, source_id) AS source_title,
     source_version,
     job_id,
     created_at,
@@ -1606,6 +2666,21 @@ ALTER TABLE ONLY public.document_chunks
 ALTER TABLE ONLY public.documents
     ADD CONSTRAINT documents_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.study_card_drop_reasons
+    ADD CONSTRAINT study_card_drop_reasons_guard_order_key UNIQUE (guard_order);
+
+ALTER TABLE ONLY public.study_card_drop_reasons
+    ADD CONSTRAINT study_card_drop_reasons_pkey PRIMARY KEY (reason);
+
+ALTER TABLE ONLY public.study_card_error_codes
+    ADD CONSTRAINT study_card_error_codes_pkey PRIMARY KEY (code);
+
+ALTER TABLE ONLY public.study_card_job_statuses
+    ADD CONSTRAINT study_card_job_statuses_lifecycle_order_key UNIQUE (lifecycle_order);
+
+ALTER TABLE ONLY public.study_card_job_statuses
+    ADD CONSTRAINT study_card_job_statuses_pkey PRIMARY KEY (status);
+
 ALTER TABLE ONLY public.study_memo_card_evidence
     ADD CONSTRAINT study_memo_card_evidence_pkey PRIMARY KEY (id);
 
@@ -1654,6 +2729,8 @@ CREATE UNIQUE INDEX study_memo_card_jobs_version_uniq ON public.study_memo_card_
 
 CREATE INDEX study_memo_card_progress_due_idx ON public.study_memo_card_progress USING btree (user_id, due_at);
 
+CREATE INDEX study_memo_cards_active_answer_key_idx ON public.study_memo_cards USING btree (user_id, answer_key) WHERE (deleted_at IS NULL);
+
 CREATE UNIQUE INDEX study_memo_cards_active_norm_key_uniq ON public.study_memo_cards USING btree (user_id, norm_key) WHERE (deleted_at IS NULL);
 
 CREATE INDEX study_memo_cards_active_source_idx ON public.study_memo_cards USING btree (source_kind, source_id) WHERE (deleted_at IS NULL);
@@ -1677,6 +2754,9 @@ ALTER TABLE ONLY public.document_chunks
 
 ALTER TABLE ONLY public.documents
     ADD CONSTRAINT documents_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.study_card_error_codes
+    ADD CONSTRAINT study_card_error_codes_closes_with_fkey FOREIGN KEY (closes_with) REFERENCES public.study_card_job_statuses(status);
 
 ALTER TABLE ONLY public.study_memo_card_evidence
     ADD CONSTRAINT study_memo_card_evidence_card_id_fkey FOREIGN KEY (card_id) REFERENCES public.study_memo_cards(id) ON DELETE CASCADE;
@@ -1726,11 +2806,36 @@ ALTER TABLE ONLY public.study_topics
 REVOKE ALL ON FUNCTION public.commit_cards(p_job_id bigint, p_worker text, p_result jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.commit_cards(p_job_id bigint, p_worker text, p_result jsonb) TO study_card_worker;
 
+REVOKE ALL ON FUNCTION public.study_card_add_jobs(p_kind text, p_source_ids bigint[], p_user_ids bigint[], p_versions timestamp with time zone[], p_focus timestamp with time zone[], OUT made integer, OUT runnable integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_invisibles() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_letters() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_operators() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_spaces() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_visible(p_text text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_norm(p_text text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_answer_key(p_card_type text, p_answer text, p_cloze_text text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION public.study_card_card_text(p_card jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_carry_request(p_job_id bigint) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION public.study_card_check(p_card jsonb, p_handles jsonb, OUT reason text, OUT detail text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.study_card_check(p_card jsonb, p_sources jsonb, OUT reason text, OUT detail text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_check_result(p_job_id bigint, p_worker text, p_result jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.study_card_check_result(p_job_id bigint, p_worker text, p_result jsonb) TO study_card_worker;
+
+REVOKE ALL ON FUNCTION public.study_card_choice_key(p_label text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_choice_label(p_n integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_cited_sources(p_handles jsonb, p_cards jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_claim(p_worker text, p_limit integer, p_lease interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.study_card_claim(p_worker text, p_limit integer, p_lease interval) TO study_card_worker;
@@ -1750,11 +2855,17 @@ REVOKE ALL ON FUNCTION public.study_card_delete(p_card_id bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.study_card_enqueue(p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.study_card_enqueue(p_limit integer) TO study_card_worker;
 
+REVOKE ALL ON FUNCTION public.study_card_enqueue_sources(p_kind text, p_source_ids bigint[]) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION public.study_card_fail(p_job_id bigint, p_worker text, p_error_code text, p_message text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.study_card_fail(p_job_id bigint, p_worker text, p_error_code text, p_message text) TO study_card_worker;
 
+REVOKE ALL ON FUNCTION public.study_card_flag_for_review(p_kind text, p_id bigint, p_reason text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION public.study_card_gather(p_job_id bigint, p_k integer, p_query_embedding public.vector, p_worker text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.study_card_gather(p_job_id bigint, p_k integer, p_query_embedding public.vector, p_worker text) TO study_card_worker;
+
+REVOKE ALL ON FUNCTION public.study_card_generic_words() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_heartbeat(p_job_id bigint, p_worker text, p_lease interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.study_card_heartbeat(p_job_id bigint, p_worker text, p_lease interval) TO study_card_worker;
@@ -1763,9 +2874,31 @@ REVOKE ALL ON FUNCTION public.study_card_held_job(p_job_id bigint, p_worker text
 
 REVOKE ALL ON FUNCTION public.study_card_is_blank(p_text text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION public.study_card_judge(p_job public.study_memo_card_jobs, p_cards jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_keywords() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION public.study_card_leaks(p_answer text, p_visible text) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION public.study_card_norm(p_text text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.study_card_lease_end(p_lease_expires_at timestamp with time zone, p_lease_renewed_at timestamp with time zone) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_limits(OUT cards integer, OUT cue integer, OUT answer integer, OUT cloze_text integer, OUT evidence integer, OUT quote integer, OUT reason integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_lock_job(p_job_id bigint, p_worker text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_lock_owner(p_user_id bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_max_lease() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_missing_names(p_text text, p_source_norm text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_missing_names(p_text text, p_source_norm text, p_source_names text[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_names(p_text text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_near_duplicate(p_answer_key text, p_prompt text, p_quotes text[], p_other_answer_key text, p_other_prompt text, p_other_quotes text[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_next_status(p_error_code text, p_attempts integer, p_max_attempts integer) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_norm_key(p_card jsonb) FROM PUBLIC;
 
@@ -1775,14 +2908,36 @@ REVOKE ALL ON FUNCTION public.study_card_note_debounce() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_notify(p_runnable integer) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION public.study_card_number_tokens(p_text text, p_names_only boolean) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_numeral_value(p_numeral text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION public.study_card_priority(p_focused_at timestamp with time zone) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_prompt_text(p_card_type text, p_cue text, p_cloze_text text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_prune(p_older_than interval) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_quantities(p_text text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION public.study_card_quantity_keys(p_text text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_quantity_words(p_list text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_query_words(p_text text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_question_answer(p_choices jsonb, p_answer text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_question_choices(p_choices jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_question_query(p_stem text, p_answer text, p_explanation text, p_terms integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_ready_sources() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION public.study_card_reap() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.study_card_reap() TO study_card_worker;
+
+REVOKE ALL ON FUNCTION public.study_card_refocus(p_topic_id bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_related_by_text(p_user_id bigint, p_query text, p_limit integer, p_skip_kind text, p_skip_id bigint) FROM PUBLIC;
 
@@ -1792,6 +2947,11 @@ REVOKE ALL ON FUNCTION public.study_card_release(p_job_id bigint, p_worker text,
 GRANT ALL ON FUNCTION public.study_card_release(p_job_id bigint, p_worker text, p_delay interval) TO study_card_worker;
 
 REVOKE ALL ON FUNCTION public.study_card_request(p_kind text, p_id bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_result_cards(p_result jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_result_schema(p_max_cards integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.study_card_result_schema(p_max_cards integer) TO study_card_worker;
 
 REVOKE ALL ON FUNCTION public.study_card_retry(p_job_id bigint) FROM PUBLIC;
 
@@ -1807,6 +2967,8 @@ REVOKE ALL ON FUNCTION public.study_card_source(p_kind text, p_id bigint) FROM P
 
 REVOKE ALL ON FUNCTION public.study_card_source_embedding(p_kind text, p_id bigint) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION public.study_card_source_name(p_kind text, p_id bigint) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION public.study_card_source_problem(p_kind text, p_id bigint, p_version timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_source_query(p_kind text, p_id bigint) FROM PUBLIC;
@@ -1817,7 +2979,15 @@ REVOKE ALL ON FUNCTION public.study_card_source_title(p_kind text, p_id bigint) 
 
 REVOKE ALL ON FUNCTION public.study_card_tokens(p_text text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION public.study_card_topic_focus(p_topic_id bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_unit_word_pattern(p_level text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_unsupported_quantities(p_card_text text, p_evidence_keys text[]) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION public.study_card_unsupported_quantities(p_card_text text, p_evidence_text text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_without_options(p_cue text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.tg_study_questions__study_card_enqueue() FROM PUBLIC;
 
