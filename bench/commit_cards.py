@@ -33,7 +33,7 @@ def explanation(i: int) -> str:
 
 
 def background_card(k: int) -> tuple[str, str]:
-    return f"배경 질문 {k}", f"배경 답 {k}"
+    return f"배경 질문 {k}", f"답변 {k}"
 
 
 def result(i: int) -> dict:
@@ -46,10 +46,12 @@ def result(i: int) -> dict:
 
     cue, answer = background_card(i)
     return {"cards": [
-        qa(f"측우기 {i}대를 만든 목적은?", "강우량 측정", f"측우기 {i}대를 만들어 강우량을 측정하였다"),
-        qa(f"집현전 {i}관을 설치한 목적은?", "학문 장려", f"집현전 {i}관을 설치하여 학문을 장려하였다"),
-        cloze(f"세종 {i}호는 {{{{c1::훈민정음}}}}을 창제하였다.", f"세종 {i}호는 훈민정음을 창제하였다"),
-        cloze(f"장영실 {i}세는 {{{{c1::자격루}}}}를 제작하였다.", f"장영실 {i}세는 자격루를 제작하였다"),
+        # the kept cards' answers differ from question to question: the same answer with a
+        # similar cue would be a near-duplicate of another question's card
+        qa(f"측우기 {i}대를 만든 목적은?", f"강우량 측정 {i}", f"측우기 {i}대를 만들어 강우량을 측정하였다"),
+        qa(f"집현전 {i}관을 설치한 목적은?", f"학문 장려 {i}", f"집현전 {i}관을 설치하여 학문을 장려하였다"),
+        cloze(f"{{{{c1::세종 {i}호}}}}는 훈민정음을 창제하였다.", f"세종 {i}호는 훈민정음을 창제하였다"),
+        cloze(f"{{{{c1::장영실 {i}세}}}}는 자격루를 제작하였다.", f"장영실 {i}세는 자격루를 제작하였다"),
         qa(f"이순신 {i}의 업적은?", "한산도 대첩", f"이순신 {i}은 한산도 대첩에서 승리하였다"),
         qa("측우기를 만든 해는?", "1441년", f"측우기 {i}대를 만들어 강우량을 측정하였다"),
         qa(f"세종 {i}호가 창제한 훈민정음은 무엇인가?", "훈민정음", f"세종 {i}호는 훈민정음을 창제하였다"),
@@ -66,7 +68,7 @@ def prepare(conn: psycopg.Connection, cards: int, results: int) -> tuple[list[tu
            SELECT %s, '배경 문항 ' || i, '①' FROM generate_series(1, 1000) AS i""", (user,))
     conn.execute(
         """INSERT INTO study_memo_cards (user_id, source_kind, source_id, source_version, card_type, cue, answer)
-           SELECT %s, 'question', q.id, now(), 'qa', '배경 질문 ' || k, '배경 답 ' || k
+           SELECT %s, 'question', q.id, now(), 'qa', '배경 질문 ' || k, '답변 ' || k
              FROM generate_series(1, %s) AS k
              JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM study_questions) q ON q.n = k %% 1000""",
         (user, cards))

@@ -272,6 +272,173 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_limits() FROM PUBLIC;
 
+-- study_card_sentences(text) -> text[]: the sentences of a text, in order, each exactly
+-- as written (the white space inside it too), for the per-job result schema below: the
+-- quotes a model may choose from. Lines are split first (a line break always ends a
+-- sentence: a question's 문제/보기/정답/해설 parts and each numbered choice are lines of
+-- their own), then a line after a word ending in . ! ? 。 ！ ？ (closing quotes and
+-- brackets after it allowed) when white space follows, so Korean 다. 요. 까? and English
+-- sentences end there. A full stop does not end a sentence:
+--   inside a word (3.5%, 1.2.3, v2.0), or before a word starting with a lowercase Latin
+--   letter (e.g. a B-tree; 3 p.m. today);
+--   after a circled choice number (①. ②. … ⑳., as 보기 and 정답 show them), or a list
+--   marker that starts the sentence (1. a. 가. iv.);
+--   after an initialism (e.g. i.e. U.S.), or a capital initial before a capitalised
+--   word (E. F. Codd);
+--   after a common abbreviation (Mr. Dr. Prof. vs. cf. Fig. No. et al.).
+-- Blank lines and the white space around each line are dropped. IMMUTABLE: text only.
+CREATE OR REPLACE FUNCTION study_card_sentences(p_text text)
+RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = public, pg_temp
+SET standard_conforming_strings = on
+AS $$
+DECLARE
+    c_space constant text := study_card_spaces();
+    v_line text;
+    v_words text[];
+    v_gaps text[];
+    v_word text;
+    v_next text;
+    v_current text;
+    v_ends boolean;
+    v_sentences text[] := '{}';
+BEGIN
+    FOREACH v_line IN ARRAY regexp_split_to_array(coalesce(p_text, ''), '\r\n|[\n\u000B\u000C\r\u0085\u2028\u2029]')
+    LOOP
+        SELECT coalesce(array_agg(m.part[1] ORDER BY m.ord), '{}'), coalesce(array_agg(m.part[2] ORDER BY m.ord), '{}')
+          INTO v_words, v_gaps
+          FROM regexp_matches(v_line, '([^' || c_space || ']+)([' || c_space || ']*)', 'g') WITH ORDINALITY AS m(part, ord);
+        v_current := '';
+        FOR i IN 1 .. cardinality(v_words) LOOP
+            v_word := regexp_replace(v_words[i], '[]"''”’»)}」』〉》]+$', '');  -- the word without closing marks
+            v_next := v_words[i + 1];
+            v_ends := v_next IS NULL OR (
+                v_word ~ '[.!?。！？]$'
+                AND NOT (
+                    v_word ~ '\.$' AND (
+                        v_next ~ '^[a-z]'
+                        OR v_word ~ '^[\u2460-\u2473]\.$'
+                        OR (v_current = '' AND v_word ~* '^(\(?[0-9]{1,3}|[a-z]|[ivx]{1,4}|[가-하])\.$')
+                        OR v_word ~* '(^|[^a-z])([a-z]\.){2,}$'
+                        OR (v_word ~ '^[A-Z]\.$' AND v_next ~ '^[A-Z]')
+                        OR v_word ~* '(^|[^a-z])(mr|mrs|ms|dr|prof|sr|jr|st|vs|cf|fig|figs|no|nos|vol|pp|approx|al|ca|inc|ltd|co)\.$')));
+            v_current := v_current || v_words[i];
+            IF v_ends THEN
+                v_sentences := v_sentences || v_current;
+                v_current := '';
+            ELSE
+                v_current := v_current || v_gaps[i];
+            END IF;
+        END LOOP;
+    END LOOP;
+    RETURN v_sentences;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_sentences(text) FROM PUBLIC;
+
+-- study_card_result_schema_for(max_cards, evidence_item) -> the result schema of
+-- study_card_result_schema(max_cards) with evidence_item as the schema of one evidence
+-- item: what the per-job schema below narrows. The shape and every limit are those of
+-- study_card_result_schema(max_cards) (tests/test_result_schema.py checks that they
+-- agree); json for the same reason.
+CREATE OR REPLACE FUNCTION study_card_result_schema_for(p_max_cards integer, p_evidence_item json)
+RETURNS json
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_limits record := study_card_limits();
+    v_evidence json;
+BEGIN
+    IF p_max_cards < 0 THEN
+        RAISE EXCEPTION 'max_cards must be 0 or more, not %', p_max_cards USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_evidence := json_build_object('type', 'array', 'minItems', 1, 'maxItems', v_limits.evidence, 'items', p_evidence_item);
+    RETURN json_build_object(
+        'type', 'object', 'required', json_build_array('cards', 'needs_review'),
+        'properties', json_build_object(
+            'cards', json_build_object(
+                'type', 'array', 'maxItems', least(p_max_cards, v_limits.cards),
+                'items', json_build_object('anyOf', json_build_array(
+                    json_build_object(
+                        'type', 'object', 'required', json_build_array('type', 'cue', 'answer', 'evidence'),
+                        'properties', json_build_object(
+                            'type', json_build_object('const', 'qa'),
+                            'cue', json_build_object('type', 'string', 'minLength', 1, 'maxLength', v_limits.cue),
+                            'answer', json_build_object('type', 'string', 'minLength', 1, 'maxLength', v_limits.answer),
+                            'evidence', v_evidence)),
+                    json_build_object(
+                        'type', 'object', 'required', json_build_array('type', 'text', 'evidence'),
+                        'properties', json_build_object(
+                            'type', json_build_object('const', 'cloze'),
+                            'text', json_build_object('type', 'string', 'minLength', 1, 'maxLength', v_limits.cloze_text),
+                            'evidence', v_evidence))))),
+            'needs_review', json_build_object('anyOf', json_build_array(
+                json_build_object('type', 'null'),
+                json_build_object(
+                    'type', 'object', 'required', json_build_array('reason'),
+                    'properties', json_build_object(
+                        'reason', json_build_object('type', 'string', 'minLength', 1, 'maxLength', v_limits.reason)))))));
+END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_result_schema_for(integer, json) FROM PUBLIC;
+
+-- study_card_result_schema(job_id, max_cards, worker) -> the result schema of one job,
+-- narrowed so that a decoder that enforces it (llama.cpp, vLLM, LM Studio, Ollama) can
+-- only write verbatim quotes: an evidence item is one of, per handle the job recorded
+-- (payload->'handles', study_card_gather's) in handle order,
+--     {"source": {"const": "Sk"}, "quote": {"type": "string", "enum": [the sentences of Sk]}}
+-- with the sentences of study_card_sentences(study_card_source_text) of that handle,
+-- each once, in order, leaving out those with nothing to quote (study_card_norm empty),
+-- label-only lines ('보기:') and those over the quote limit. Everything else is
+-- study_card_result_schema(max_cards)'s. A job with no recorded handle (gather not run)
+-- or no sentence gets "maxItems": 0 for its cards: no card could cite anything.
+-- The worker sends it when MLX_RESPONSE_FORMAT=on; commit_cards checks every card all
+-- the same. The caller must hold the job (study_card_held_job: SQLSTATE 55000), as for
+-- gather: it returns the text of the owner's sources. 22023 when worker is NULL or
+-- max_cards is negative. SECURITY DEFINER: the worker role reads no table itself.
+CREATE OR REPLACE FUNCTION study_card_result_schema(p_job_id bigint, p_max_cards integer, p_worker text)
+RETURNS json
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_job study_memo_card_jobs;
+    v_items json;
+BEGIN
+    IF p_worker IS NULL THEN
+        RAISE EXCEPTION 'study_card_result_schema needs p_worker, the worker name job % was claimed with', p_job_id
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_job := study_card_held_job(p_job_id, p_worker);
+    SELECT json_agg(json_build_object(
+               'type', 'object', 'required', json_build_array('source', 'quote'),
+               'properties', json_build_object(
+                   'source', json_build_object('const', h.handle),
+                   'quote', json_build_object('type', 'string', 'enum', q.quotes)))
+           ORDER BY h.n)
+      INTO v_items
+      FROM (SELECT e.key AS handle, substr(e.key, 2)::integer AS n, e.value ->> 'kind' AS kind, (e.value ->> 'id')::bigint AS id
+              FROM jsonb_each(coalesce(v_job.payload -> 'handles', '{}')) AS e
+             WHERE e.key ~ '^S[0-9]{1,9}$') AS h
+      CROSS JOIN LATERAL (
+            SELECT json_agg(s.sentence ORDER BY s.first) AS quotes
+              FROM (SELECT t.sentence, min(t.ord) AS first
+                      FROM unnest(study_card_sentences(study_card_source_text(h.kind, h.id))) WITH ORDINALITY AS t(sentence, ord)
+                     WHERE study_card_norm(t.sentence) <> ''
+                       AND t.sentence !~ '^[^:[:space:]]{1,4}:$'
+                       AND char_length(t.sentence) <= (study_card_limits()).quote
+                     GROUP BY t.sentence) AS s) AS q
+     WHERE q.quotes IS NOT NULL;
+    IF v_items IS NULL THEN
+        RETURN study_card_result_schema_for(least(p_max_cards, 0), study_card_result_schema(0) #> '{properties,cards,items,anyOf,0,properties,evidence,items}');
+    END IF;
+    RETURN study_card_result_schema_for(p_max_cards, json_build_object('anyOf', v_items));
+END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_result_schema(bigint, integer, text) FROM PUBLIC;
+
 -- study_card_result_schema(max_cards) -> the JSON Schema of commit_cards' result,
 -- {"cards": [qa | cloze], "needs_review": null | {"reason"}}, with study_card_limits();
 -- max_cards (NULL: the limit) may only lower the cards limit; negative: SQLSTATE 22023.
@@ -329,6 +496,124 @@ BEGIN
 END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_result_schema(integer) FROM PUBLIC;
+
+-- The review: the optional second LLM call (worker.py, WORKER_REVIEW=on) that reads the
+-- sources and the cards that passed the guards and answers with its verdicts, which
+-- commit_cards(…, review) applies (study_card_apply_review, sql/50_commit_cards.sql):
+--   {"verdicts": [{"index": 3, "verdict": "reject", "class": "leak", "reason": "…"},
+--                 {"index": 5, "verdict": "keep"}]}
+-- index: a card of the result, 0-based; verdict "reject" drops it as review_rejected,
+-- with class and reason (both required) in the drop's detail; "keep" changes nothing
+-- (class and reason optional). Other keys are ignored. Anything else is malformed and
+-- the whole review is ignored (study_card_review_problem says why).
+
+-- study_card_review_limits() -> the review's limits and classes, the one definition that
+-- study_card_review_problem and study_card_review_schema read:
+CREATE OR REPLACE FUNCTION study_card_review_limits(
+    OUT verdicts integer,   -- verdicts per review: as many as a result may have cards
+    OUT reason integer,     -- a verdict's reason, characters
+    OUT classes text[])     -- what a rejected card is:
+        -- leak         the answer (a part, its root, translation, acronym expansion, paraphrase) is visible in the cue or the rest of the cloze
+        -- unsupported  the sources do not state the card's fact
+        -- multi_fact   the answer lists several facts
+        -- duplicate    the same fact as another card of the list
+        -- wrong        the card contradicts the sources or is false
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = public, pg_temp
+AS $$
+    SELECT (study_card_limits()).cards, 300, ARRAY['leak', 'unsupported', 'multi_fact', 'duplicate', 'wrong']
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_review_limits() FROM PUBLIC;
+
+-- study_card_review_problem(review) -> what makes a review malformed, or NULL when it is
+-- well formed (the shape above, within study_card_review_limits()). Does not look at
+-- which cards the indexes name: that is study_card_apply_review's.
+CREATE OR REPLACE FUNCTION study_card_review_problem(p_review jsonb)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_limits record := study_card_review_limits();
+    v_item jsonb;
+    v_n integer;
+BEGIN
+    IF jsonb_typeof(p_review) IS DISTINCT FROM 'object' THEN
+        RETURN format('the review must be a JSON object {"verdicts": [...]}, not %s',
+                      coalesce(jsonb_typeof(p_review), 'SQL NULL'));
+    ELSIF jsonb_typeof(p_review -> 'verdicts') IS DISTINCT FROM 'array' THEN
+        RETURN format('"verdicts" must be an array, not %s', coalesce(jsonb_typeof(p_review -> 'verdicts'), 'missing'));
+    ELSIF jsonb_array_length(p_review -> 'verdicts') > v_limits.verdicts THEN
+        RETURN format('%s verdicts; the limit is %s', jsonb_array_length(p_review -> 'verdicts'), v_limits.verdicts);
+    END IF;
+    FOR v_item, v_n IN
+        SELECT v.value, v.ord - 1 FROM jsonb_array_elements(p_review -> 'verdicts') WITH ORDINALITY AS v(value, ord)
+    LOOP
+        IF jsonb_typeof(v_item) IS DISTINCT FROM 'object' THEN
+            RETURN format('verdict %s must be an object {"index", "verdict", "class", "reason"}', v_n);
+        ELSIF NOT (CASE WHEN jsonb_typeof(v_item -> 'index') = 'number'
+                        THEN (v_item ->> 'index')::numeric >= 0 AND (v_item ->> 'index')::numeric % 1 = 0 ELSE false END) THEN
+            RETURN format('verdict %s: index must be a card''s number (0, 1, …), not %s',
+                          v_n, coalesce((v_item -> 'index')::text, 'missing'));
+        ELSIF v_item -> 'verdict' IS DISTINCT FROM '"reject"' AND v_item -> 'verdict' IS DISTINCT FROM '"keep"' THEN
+            RETURN format('verdict %s: verdict must be "reject" or "keep", not %s',
+                          v_n, coalesce((v_item -> 'verdict')::text, 'missing'));
+        ELSIF v_item ->> 'verdict' = 'reject' AND (jsonb_typeof(v_item -> 'class') IS DISTINCT FROM 'string'
+                                                    OR NOT (v_item ->> 'class') = ANY (v_limits.classes)) THEN
+            RETURN format('verdict %s: class must be one of %s, not %s', v_n, array_to_string(v_limits.classes, ', '),
+                          coalesce((v_item -> 'class')::text, 'missing'));
+        ELSIF v_item ->> 'verdict' = 'reject' AND (jsonb_typeof(v_item -> 'reason') IS DISTINCT FROM 'string'
+                                                    OR btrim(v_item ->> 'reason') = '') THEN
+            RETURN format('verdict %s: a rejection needs a reason, not %s', v_n,
+                          coalesce(left((v_item -> 'reason')::text, 50), 'missing'));
+        ELSIF char_length(v_item ->> 'reason') > v_limits.reason THEN
+            RETURN format('verdict %s: reason is %s characters long; the limit is %s',
+                          v_n, char_length(v_item ->> 'reason'), v_limits.reason);
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_review_problem(jsonb) FROM PUBLIC;
+
+-- study_card_review_schema(max_verdicts) -> the JSON Schema of a review (above), with
+-- study_card_review_limits(); max_verdicts (NULL: the limit; the worker sends the number
+-- of cards it asks about) may only lower the verdicts limit; negative: SQLSTATE 22023.
+-- The worker sends it as response_format of the review call (MLX_RESPONSE_FORMAT=on).
+-- json, in the order a model should write (as study_card_result_schema, which see).
+CREATE OR REPLACE FUNCTION study_card_review_schema(p_max_verdicts integer DEFAULT NULL)
+RETURNS json
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_limits record := study_card_review_limits();
+    v_index json := json_build_object('type', 'integer', 'minimum', 0);
+BEGIN
+    IF p_max_verdicts < 0 THEN
+        RAISE EXCEPTION 'max_verdicts must be 0 or more, not %', p_max_verdicts USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN json_build_object(
+        'type', 'object', 'required', json_build_array('verdicts'),
+        'properties', json_build_object(
+            'verdicts', json_build_object(
+                'type', 'array', 'maxItems', least(p_max_verdicts, v_limits.verdicts),
+                'items', json_build_object('anyOf', json_build_array(
+                    json_build_object(
+                        'type', 'object', 'required', json_build_array('index', 'verdict', 'class', 'reason'),
+                        'properties', json_build_object(
+                            'index', v_index,
+                            'verdict', json_build_object('const', 'reject'),
+                            'class', json_build_object('enum', to_json(v_limits.classes)),
+                            'reason', json_build_object('type', 'string', 'minLength', 1, 'maxLength', v_limits.reason))),
+                    json_build_object(
+                        'type', 'object', 'required', json_build_array('index', 'verdict'),
+                        'properties', json_build_object(
+                            'index', v_index,
+                            'verdict', json_build_object('const', 'keep'))))))));
+END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_review_schema(integer) FROM PUBLIC;
 
 -- study_card_shape_problem(card) -> what is wrong with the shape of one card, or NULL.
 -- A card is an object with "type" "qa" (string "cue" and "answer") or "cloze" (string
@@ -411,25 +696,60 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_shape_problem(jsonb) FROM PUBLIC;
 
--- study_card_cited_sources(handles, cards) -> {"S1": {"kind", "id", "norm", "keys",
--- "bidi"}, …}: what the guards compare quotes with, read once per result. Only the
--- handles that a card cites and the job recorded (handles: payload->'handles'):
---   norm  study_card_norm of study_card_source_text (NULL when the row is gone);
---   keys  study_card_quantity_keys of that text, each once (what it can support);
---   names study_card_names of that text (the names with digits it contains);
---   bidi  whether the text has bidi controls (a quote may have them only then).
--- Reads source rows (STABLE).
-CREATE OR REPLACE FUNCTION study_card_cited_sources(p_handles jsonb, p_cards jsonb)
-RETURNS jsonb
-LANGUAGE sql STABLE
+-- study_card_collapsed(text) -> text: study_card_visible with every run of white space
+-- one space: the form study_card_in_place compares.
+CREATE OR REPLACE FUNCTION study_card_collapsed(p_text text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN regexp_replace(study_card_visible(p_text), '[' || study_card_spaces() || ']+', ' ', 'g');
+REVOKE EXECUTE ON FUNCTION study_card_collapsed(text) FROM PUBLIC;
+
+-- study_card_in_place(quote, text) -> boolean: is the quote, white space collapsed, a
+-- verbatim piece of text (study_card_collapsed of the source) that cuts no Latin word
+-- or number (not '2명' of '12명', 'v4' of 'IPv4', '3' of '3.5')? Such a quote reads
+-- exactly as its source reads there: its numbers and names are the source's.
+CREATE OR REPLACE FUNCTION study_card_in_place(p_quote text, p_text text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
 SET standard_conforming_strings = on
 AS $$
+    SELECT q.quote <> '' AND p.at > 0
+           AND NOT (q.quote ~ '^[0-9A-Za-z]' AND substr(p_text, p.at - 1, 1) ~ '[0-9A-Za-z]')
+           AND NOT (q.quote ~ '[0-9A-Za-z]$' AND substr(p_text, p.at + char_length(q.quote), 1) ~ '[0-9A-Za-z]')
+           AND NOT (q.quote ~ '[0-9]$' AND substr(p_text, p.at + char_length(q.quote), 2) ~ '^[.,][0-9]')
+      FROM (SELECT btrim(study_card_collapsed(p_quote)) AS quote) AS q
+     CROSS JOIN LATERAL (SELECT strpos(p_text, q.quote) AS at) AS p
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_in_place(text, text) FROM PUBLIC;
+
+
+-- study_card_cited_sources(handles, cards) -> {"S1": {"kind", "id", "text", "norm",
+-- "bidi", "keys", "names"}, …}: what the guards compare quotes with, read once per
+-- result, for the handles that a card cites and the job recorded (payload->'handles'):
+--   text   study_card_collapsed of study_card_source_text (NULL when the row is gone);
+--   norm   study_card_norm of it;
+--   bidi   whether it has bidi controls (a quote may have them only then);
+--   keys, names  study_card_quantity_keys and study_card_names of it, each once: only
+--          for a source that a quote cites not study_card_in_place, or whose norm lacks
+--          a name of a card citing it: reading every number of a large document costs
+--          seconds, and a verbatim quote needs none of it.
+-- Reads source rows (STABLE).
+CREATE OR REPLACE FUNCTION study_card_cited_sources(p_handles jsonb, p_cards jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = public, pg_temp
+SET standard_conforming_strings = on
+AS $$
+DECLARE
+    v_sources jsonb;
+    v_handle text;
+    v_raw text;
+BEGIN
     SELECT coalesce(jsonb_object_agg(cited.handle, jsonb_build_object(
-               'kind', ref ->> 'kind', 'id', (ref ->> 'id')::bigint, 'norm', study_card_norm(src.text),
-               'keys', to_jsonb(ARRAY(SELECT DISTINCT k FROM unnest(study_card_quantity_keys(src.text)) AS k)),
-               'names', to_jsonb(study_card_names(src.text)),
-               'bidi', coalesce(src.text ~ '[\u202A-\u202E\u2066-\u2069]', false))), '{}')
+               'kind', r.ref ->> 'kind', 'id', (r.ref ->> 'id')::bigint, 'text', study_card_collapsed(src.text),
+               'norm', study_card_norm(src.text), 'bidi', coalesce(src.text ~ '[\u202A-\u202E\u2066-\u2069]', false))), '{}')
+      INTO v_sources
       FROM (SELECT DISTINCT item.value ->> 'source' AS handle
               FROM jsonb_array_elements(p_cards) AS card
              CROSS JOIN jsonb_array_elements(CASE WHEN jsonb_typeof(card.value -> 'evidence') = 'array'
@@ -437,7 +757,25 @@ AS $$
              WHERE jsonb_typeof(item.value -> 'source') = 'string') AS cited
      CROSS JOIN LATERAL (SELECT p_handles -> cited.handle AS ref) AS r
      CROSS JOIN LATERAL (SELECT study_card_source_text(r.ref ->> 'kind', (r.ref ->> 'id')::bigint) AS text) AS src
-     WHERE jsonb_typeof(r.ref) = 'object'
+     WHERE jsonb_typeof(r.ref) = 'object';
+
+    FOR v_handle IN
+        SELECT DISTINCT item.value ->> 'source'
+          FROM jsonb_array_elements(p_cards) AS card
+         CROSS JOIN jsonb_array_elements(CASE WHEN jsonb_typeof(card.value -> 'evidence') = 'array'
+                                              THEN card.value -> 'evidence' ELSE '[]' END) AS item
+         WHERE v_sources ? (item.value ->> 'source') AND jsonb_typeof(item.value -> 'quote') = 'string'
+           AND (NOT study_card_in_place(item.value ->> 'quote', v_sources #>> ARRAY[item.value ->> 'source', 'text'])
+                OR cardinality(study_card_missing_names(study_card_card_text(card.value),
+                                                        v_sources #>> ARRAY[item.value ->> 'source', 'norm'])) > 0)
+    LOOP
+        v_raw := study_card_source_text(p_handles -> v_handle ->> 'kind', (p_handles -> v_handle ->> 'id')::bigint);
+        v_sources := jsonb_set(v_sources, ARRAY[v_handle], (v_sources -> v_handle) || jsonb_build_object(
+            'keys', to_jsonb(ARRAY(SELECT DISTINCT k FROM unnest(study_card_quantity_keys(v_raw)) AS k)),
+            'names', to_jsonb(ARRAY(SELECT DISTINCT n FROM unnest(study_card_names(v_raw)) AS n))));
+    END LOOP;
+    RETURN v_sources;
+END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_cited_sources(jsonb, jsonb) FROM PUBLIC;
 
@@ -475,7 +813,7 @@ DECLARE
     v_evidence jsonb := coalesce(nullif(p_card -> 'evidence', 'null'), '[]');
     v_item jsonb;
     v_index integer;
-    v_source jsonb;
+    v_handle text;
     v_missing text[];
     v_card_text text;
 BEGIN
@@ -502,27 +840,31 @@ BEGIN
     FOR v_item, v_index IN
         SELECT e.value, e.ord - 1 FROM jsonb_array_elements(v_evidence) WITH ORDINALITY AS e(value, ord)
     LOOP
-        v_source := p_sources -> (v_item ->> 'source');
-        IF coalesce(strpos(v_source ->> 'norm', study_card_norm(v_item ->> 'quote')), 0) = 0 THEN
+        -- path lookups (#>>) copy one string out of p_sources, not the source's whole entry
+        v_handle := v_item ->> 'source';
+        IF coalesce(strpos(p_sources #>> ARRAY[v_handle, 'norm'], study_card_norm(v_item ->> 'quote')), 0) = 0 THEN
             reason := 'evidence_not_found';
             detail := format('evidence %s: the quote is not in %s', v_index, v_item ->> 'source');
             RETURN;
         END IF;
-        IF NOT (v_source -> 'bidi')::boolean AND v_item ->> 'quote' ~ '[\u202A-\u202E\u2066-\u2069]' THEN
+        IF NOT (p_sources #>> ARRAY[v_handle, 'bidi'])::boolean AND v_item ->> 'quote' ~ '[\u202A-\u202E\u2066-\u2069]' THEN
             reason := 'evidence_not_found';
             detail := format('evidence %s: the quote has bidi controls that %s does not have', v_index, v_item ->> 'source');
             RETURN;
         END IF;
+        IF study_card_in_place(v_item ->> 'quote', p_sources #>> ARRAY[v_handle, 'text']) THEN
+            CONTINUE;  -- verbatim: its numbers and names are the source's
+        END IF;
         v_missing := study_card_unsupported_quantities(
-            v_item ->> 'quote', ARRAY(SELECT jsonb_array_elements_text(v_source -> 'keys')));
+            v_item ->> 'quote', ARRAY(SELECT jsonb_array_elements_text(p_sources #> ARRAY[v_handle, 'keys'])));
         IF cardinality(v_missing) > 0 THEN
             reason := 'evidence_not_found';
             detail := format('evidence %s: the quote''s number %s is not a number of %s',
                              v_index, array_to_string(v_missing, ', '), v_item ->> 'source');
             RETURN;
         END IF;
-        v_missing := study_card_missing_names(v_item ->> 'quote', v_source ->> 'norm',
-                                              ARRAY(SELECT jsonb_array_elements_text(v_source -> 'names')));
+        v_missing := study_card_missing_names(v_item ->> 'quote', p_sources #>> ARRAY[v_handle, 'norm'],
+                                              ARRAY(SELECT jsonb_array_elements_text(p_sources #> ARRAY[v_handle, 'names'])));
         IF cardinality(v_missing) > 0 THEN
             reason := 'evidence_not_found';
             detail := format('evidence %s: the quote''s name %s is not a name of %s',
@@ -538,11 +880,15 @@ BEGIN
         detail := array_to_string(v_missing, ', ') || ' not in evidence';
         RETURN;
     END IF;
-    v_missing := (SELECT study_card_missing_names(v_card_text, string_agg(DISTINCT cited.source ->> 'norm', '|'),
-                                                  array_agg(name.value))
-                    FROM (SELECT DISTINCT p_sources -> (e.value ->> 'source') AS source
-                            FROM jsonb_array_elements(v_evidence) AS e) AS cited
-                    LEFT JOIN LATERAL jsonb_array_elements_text(cited.source -> 'names') AS name(value) ON true);
+    -- the cited handles once each; each source's text is read out of p_sources once
+    v_missing := (SELECT study_card_missing_names(
+                             v_card_text,
+                             string_agg(p_sources #>> ARRAY[c.handle, 'norm'], '|'),
+                             ARRAY(SELECT DISTINCT n.name
+                                     FROM unnest(array_agg(c.handle)) AS h(handle),
+                                          jsonb_array_elements_text(p_sources #> ARRAY[h.handle, 'names']) AS n(name)))
+                    FROM (SELECT DISTINCT e.value ->> 'source' AS handle
+                            FROM jsonb_array_elements(v_evidence) AS e) AS c);
     IF cardinality(v_missing) > 0 THEN
         reason := 'quantity_unsupported';
         detail := format('the name %s is not in the cited sources', array_to_string(v_missing, ', '));
