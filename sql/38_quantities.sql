@@ -479,7 +479,10 @@ BEGIN
         -- is a name, and so are digits touching Latin letters that are not a unit
         SELECT r.n, r.kind,
                CASE WHEN r.kind = 'name' AND r.term IS NOT NULL THEN r.digits || r.w1
-                    WHEN r.kind = 'name' THEN coalesce(r.caps || ' ', '') || r.digits || r.latin
+                    -- a word attached to the digits makes the name (3-way, 2NF), not the
+                    -- capitals before them (TCP 3-way)
+                    WHEN r.kind = 'name' AND r.latin <> '' THEN r.digits || r.latin
+                    WHEN r.kind = 'name' THEN coalesce(r.caps || ' ', '') || r.digits
                     ELSE r.digits || CASE WHEN r.applied IS NOT NULL THEN r.s1 || r.applied ELSE '' END
                          || CASE WHEN r.raw_unit IS NULL THEN ''
                                  WHEN r.applied IS NULL THEN r.s1 || r.raw_unit
@@ -493,8 +496,9 @@ BEGIN
                          WHEN '천억' THEN 100000000000 WHEN '조' THEN 1000000000000 ELSE 1 END END,
                CASE WHEN r.kind <> 'name' THEN r.raw_unit END,
                CASE WHEN r.kind = 'name' AND r.term IS NOT NULL THEN translate(r.digits, ',.', '') || r.term
-                    WHEN r.kind = 'name'
-                    THEN lower(translate(coalesce(r.caps, '') || r.digits || r.latin, '_-/:.,', '') COLLATE "C") END,
+                    WHEN r.kind = 'name' AND r.latin <> ''
+                    THEN lower(translate(r.digits || r.latin, '_-/:.,', '') COLLATE "C")
+                    WHEN r.kind = 'name' THEN lower(translate(coalesce(r.caps, '') || r.digits, '_-/:.,', '') COLLATE "C") END,
                CASE WHEN r.kind = 'verbatim' THEN r.digits || coalesce(r.applied, '') END
           FROM (SELECT z.*,
                        CASE WHEN z.w1 ~ '^-?[A-Za-z]' AND z.s1 = '' THEN z.w1 ELSE '' END AS latin,

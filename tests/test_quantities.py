@@ -129,7 +129,7 @@ NAMES = [
     ("SELECT col2 FROM TAB2 WHERE col2 > 3", ["col2", "tab2"], ["3"]),
     ("TAB2 B의 구조", ["tab2"], []),                          # not 2 bytes
     ("IPv4 주소는 32비트, IPv6 주소는 128비트이다", ["ipv4", "ipv6"], ["32비트", "128비트"]),  # 비트 is a unit
-    ("TCP 3-way handshake에서", ["tcp3way"], []),                # digits, a hyphen, a word
+    ("TCP 3-way handshake에서", ["3way"], []),                   # digits, a hyphen, a word
     ("IPv6 주소는 10진수로 쓰지 않는다", ["ipv6", "10진수"], []),  # digits against a term
     ("OSI 3계층의 전송 단위", ["3계층"], []),                     # the term, not OSI 3
     ("정답은 1번, 조건은 4가지", [], ["1", "4"]),                 # counters keep the number
