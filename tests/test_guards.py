@@ -2,8 +2,10 @@
 guard, in Korean, each with cards that must pass and cards that must drop. Each table
 goes through commit_cards as one LLM result, the way the worker hands it over."""
 
+import psycopg
 import pytest
 
+from worker_roles import worker_login  # noqa: F401 (a fixture)
 from card_sources import (EXPLANATION, V2, add_note, add_question, add_user, cloze, commit, embedding,
                           gather, hold_job, qa)
 
@@ -590,26 +592,36 @@ def test_near_duplicate_of_another_sources_active_card(sql_job):
 INVISIBLES = ["\u115f", "\u1160", "\u3164", "\uffa0", "\u200b", "\ufeff", "\u00ad", "\u2060", "\u034f", "\U000E0041"]
 
 
+def as_worker(db, worker_login, job_id: int) -> psycopg.Connection:
+    """A connection of a login role in study_card_worker that holds the job (as if it had
+    claimed it): hostile output comes through the worker's own door."""
+    conn = psycopg.connect(worker_login("adversary"), autocommit=True)
+    db.execute("UPDATE study_memo_card_jobs SET locked_by_role = %s WHERE id = %s",
+               (conn.execute("SELECT session_user").fetchone()[0], job_id))
+    return conn
+
+
 @pytest.mark.parametrize("char", INVISIBLES, ids=lambda c: f"U+{ord(c):04X}")
-def test_invisible_characters_walk_around_no_guard(other_cards, char):
+def test_invisible_characters_walk_around_no_guard(other_cards, worker_login, char):
     db, job_id, ids, _ = other_cards
     db.execute("SELECT study_card_delete(%s)", (ids[0],))  # the TCP card becomes a tombstone
-    report = commit(db, job_id, [
-        qa("TCP가 속한 계층은?", f"전{char}송 계층", Q_TCP),                                  # user_deleted
-        qa("IP가 속한 계층은?", f"네트워크{char} 계층", Q_TCP),                              # duplicate
-        qa("전부 실행되거나 전혀 실행되지 않는 원자성은?", f"원{char}자성", Q_ATOMIC),          # cue_leaks_answer
-        cloze(f"{{{{c1::원{char}자성}}}}, 곧 원자성은 전부 실행되거나 전혀 실행되지 않음", Q_ATOMIC),  # cloze_leaks_answer
-        qa("로그 보존 기간은?", "3개월", Q_RETENTION),
-        qa(f"로그 보존{char} 기간은?", "3개월", Q_RETENTION),                                 # duplicate_in_batch
-        qa("백업 보관 기간은?", f"5{char}5년", Q_RETENTION),                                  # quantity_unsupported
-    ])
+    with as_worker(db, worker_login, job_id) as worker:
+        report = commit(worker, job_id, [
+            qa("TCP가 속한 계층은?", f"전{char}송 계층", Q_TCP),                                  # user_deleted
+            qa("IP가 속한 계층은?", f"네트워크{char} 계층", Q_TCP),                              # duplicate
+            qa("전부 실행되거나 전혀 실행되지 않는 원자성은?", f"원{char}자성", Q_ATOMIC),          # cue_leaks_answer
+            cloze(f"{{{{c1::원{char}자성}}}}, 곧 원자성은 전부 실행되거나 전혀 실행되지 않음", Q_ATOMIC),  # cloze_leaks_answer
+            qa("로그 보존 기간은?", "3개월", Q_RETENTION),
+            qa(f"로그 보존{char} 기간은?", "3개월", Q_RETENTION),                                 # duplicate_in_batch
+            qa("백업 보관 기간은?", f"5{char}5년", Q_RETENTION),                                  # quantity_unsupported
+        ])
     assert [(d["index"], d["reason"]) for d in report["dropped"]] == [
         (0, "user_deleted"), (1, "duplicate"), (2, "cue_leaks_answer"), (3, "cloze_leaks_answer"),
         (5, "duplicate_in_batch"), (6, "quantity_unsupported")]
     assert len(report["kept"]) == 1
 
 
-def test_bidi_controls(job):
+def test_bidi_controls(job, worker_login):
     db, job_id, handles = job
     db.execute("UPDATE study_subject_notes SET body = body || %s WHERE title = %s",
                (" 아랍어 표기 \u202b\u0627\u0644\u202c 예시.", NOTE_3NF[0]))
@@ -630,6 +642,36 @@ def test_bidi_controls(job):
         ("a quote with controls its source lacks", qa("TCP가 속한 계층은?", "전송 계층", "TCP는 \u202e전송 계층\u202c"),
          "evidence_not_found"),
     ]
-    dropped = check_table(db, job_id, cases)
+    with as_worker(db, worker_login, job_id) as worker:
+        dropped = check_table(worker, job_id, cases)
     assert dropped["RLO in the cue shows 원자성"]["detail"] == (
         "cue contains the bidi control U+202E, which reorders what a learner sees")
+
+
+def test_numbers_in_other_numerals_must_be_quoted(job, worker_login):
+    """Issue 11: 천구백칠십이년, 一九七二年, ١٩٧٢년 and १९७२년 are 1972 and must be in the
+    quotes; words that only look like numerals (일반, 이상, 삼국) are words."""
+    db, job_id, handles = job
+    db.execute("UPDATE study_subject_notes SET body = body || %s WHERE title = %s",
+               (" 아랍 숫자 표기로 ١٩٧٠년에 제안되었다.", NOTE_3NF[0]))
+    note = handles[NOTE_3NF[0]]
+    cases = [
+        ("Sino-Korean for a quoted 3개월", qa("로그 보존 기간은?", "삼 개월", Q_RETENTION), None),
+        ("Sino-Korean for a quoted 5년", qa("백업 보관 기간은?", "오 년", Q_RETENTION), None),
+        ("a word that begins like a numeral", qa("관계형 모델을 제안한 사람은? (일반 상식)", "에드거 커드", Q_CODD), None),
+        ("이상 and 삼국 are words", qa("삼국 시대 이상의 옛 문헌에 없는, 1970년에 제안된 것은?", "관계형 모델", Q_CODD), None),
+        ("Arabic-Indic digits its quote holds", {**qa("아랍 숫자로 쓴 제안 연도는?", "١٩٧٠년"),
+                                                 "evidence": [{"source": note, "quote": "아랍 숫자 표기로 ١٩٧٠년에 제안되었다"}]},
+         None),
+        ("Sino-Korean year", qa("관계형 모델이 제안된 해는?", "천구백칠십이년", Q_CODD), "quantity_unsupported"),
+        ("Hanja year", qa("관계형 모델이 제안된 해는?", "一九七二年", Q_CODD), "quantity_unsupported"),
+        ("Arabic-Indic digits", qa("관계형 모델이 제안된 해는?", "١٩٧٢년", Q_CODD), "quantity_unsupported"),
+        ("Devanagari digits", qa("관계형 모델이 제안된 해는?", "१९७२년", Q_CODD), "quantity_unsupported"),
+        ("Arabic-Indic digits of 1970 are not 1970", qa("관계형 모델이 제안된 해는?", "١٩٧٠년", Q_CODD),
+         "quantity_unsupported"),
+        ("Sino-Korean count", qa("운영 팀원 수는?", "십이 명", "운영 팀원은 12명이고"), None),
+        ("Sino-Korean count that differs", qa("운영 팀원 수는?", "십삼 명", "운영 팀원은 12명이고"), "quantity_unsupported"),
+    ]
+    with as_worker(db, worker_login, job_id) as worker:
+        dropped = check_table(worker, job_id, cases)
+    assert dropped["Arabic-Indic digits"]["detail"] == "١٩٧٢년 not in evidence"
