@@ -23,6 +23,13 @@ cited note is not among the first 6), and commit_cards gets the reply. Each card
 Printed (stdout): the totals against the targets, both counts per drop reason, per
 reviewer class of bad card and per tag of tricky good card, and every false drop and
 every missed bad card with its verdict's reason and the guard's detail.
+
+Then the review pass (WORKER_REVIEW=on, docs/review.md): the corpus runs again on a fresh
+database, each job's commit_cards getting the job's "review", the model's review reply
+for the cards that pass the guards, as p_review. Printed side by side, without and with
+it: bad cards among those kept (share of the kept cards) and good cards lost (share of
+the good cards); then every good card the review rejected and every bad card it let
+through. The review replies are written, not generated: see bench/quality/README.md.
 Not part of ./run test. `python -m bench.quality --json` prints the result as JSON.
 
 Corpus format (one file per set), documented for editors in bench/quality/README.md:
@@ -30,6 +37,7 @@ Corpus format (one file per set), documented for editors in bench/quality/README
      {"id": "...", "source": {"set", "kind": "question" | "subject_note" | "document",
                               "key": stem | note title | document title},
       "reply": {"cards": [...], "needs_review": null},
+      "review": {"verdicts": [{"index", "verdict": "reject", "class", "reason"}]},
       "verdicts": [{"verdict": "keep" | "reject", "why": "...", "class": "...", "tags": [...]}]}]}
   An evidence "source" is "S1" (the job's own source), {"note": title} or
   {"document": title, "ord": n} (resolved to the handle gather returned), or any other
@@ -54,6 +62,7 @@ GATHER_K = 6          # worker.py's WORKER_GATHER_K default
 GATHER_K_WIDE = 50    # when a cited note or chunk is not among the first GATHER_K
 TARGET_FALSE_DROPS = 0.01
 TARGET_CAUGHT = 0.75
+REVIEW_CLASSES = ("leak", "unsupported", "multi_fact", "duplicate", "wrong")  # study_card_review_limits()
 
 # Reviewer classes of bad cards (verdict "class") and tags of tricky good cards ("tags").
 BAD_CLASSES = {
@@ -241,6 +250,7 @@ def corpus_problems(sets: dict, corpora: dict) -> list[str]:
                 continue
             if len(cards) != len(verdicts):
                 problems.append(f"{where}: {len(cards)} cards but {len(verdicts)} verdicts")
+            problems += [f"{where}: review {problem}" for problem in review_problems(job.get("review"), len(cards))]
             for index, (card, verdict) in enumerate(zip(cards, verdicts)):
                 at = f"{where} card {index}"
                 if verdict.get("verdict") not in ("keep", "reject") or not verdict.get("why"):
@@ -262,6 +272,27 @@ def corpus_problems(sets: dict, corpora: dict) -> list[str]:
                             norm(item["quote"]) in norm(part) for part in source_parts(cited_source, kind)):
                         problems.append(f"{at}: the quote is not verbatim in one part of its source: "
                                         f"{item['quote'][:60]!r}")
+    return problems
+
+
+def review_problems(review, cards: int) -> list[str]:
+    """What is wrong with a job's review reply (absent: nothing to say): an object whose
+    "verdicts" reject cards of the reply, by index, each once, with a class of
+    REVIEW_CLASSES and a reason. (commit_cards would take more: keep verdicts, indexes
+    of no card; a corpus reply says what a reviewer meant.)"""
+    if review is None:
+        return []
+    if not isinstance(review, dict) or not isinstance(review.get("verdicts"), list):
+        return ['must be {"verdicts": [...]}']
+    problems, seen = [], set()
+    for verdict in review["verdicts"]:
+        index = verdict.get("index")
+        if not isinstance(index, int) or not 0 <= index < cards or index in seen:
+            problems.append(f"index {index!r} is not one card of the reply, once")
+        elif verdict.get("verdict") != "reject" or verdict.get("class") not in REVIEW_CLASSES \
+                or not verdict.get("reason"):
+            problems.append(f"card {index}: a verdict rejects with a class and a reason")
+        seen.add(index)
     return problems
 
 
@@ -397,9 +428,10 @@ def resolved_reply(job: dict, handles: dict) -> dict:
     return reply
 
 
-def run_job(conn, job_id: int, set_name: str, job: dict) -> dict:
-    """Gather and commit one corpus job (held by WORKER): {"id", "set", "fates": [(reason
-    or None, detail)], "note": what was unusual}."""
+def run_job(conn, job_id: int, set_name: str, job: dict, with_review: bool = False) -> dict:
+    """Gather and commit one corpus job (held by WORKER), with the job's review reply as
+    p_review when with_review: {"id", "set", "fates": [(reason or None, detail)], "note":
+    what was unusual}."""
     import psycopg
     from psycopg.types.json import Jsonb
 
@@ -415,14 +447,18 @@ def run_job(conn, job_id: int, set_name: str, job: dict) -> dict:
     reply = resolved_reply(job, handles)
     cards = len(reply["cards"])
     try:
-        report = conn.execute("SELECT commit_cards(p_job_id => %s, p_worker => %s, p_result => %s)",
-                              (job_id, WORKER, Jsonb(reply))).fetchone()[0]
+        review = Jsonb(job["review"]) if with_review and "review" in job else None
+        report = conn.execute("SELECT commit_cards(p_job_id => %s, p_worker => %s, p_result => %s,"
+                              " p_review => %s)", (job_id, WORKER, Jsonb(reply), review)).fetchone()[0]
     except psycopg.Error as error:
         detail = f"commit_cards raised {error.sqlstate}: {error.diag.message_primary}"
         return {"id": job["id"], "set": set_name, "fates": [("job_error", detail)] * cards, "note": detail}
     fates = [(None, None)] * cards
     for drop in report["dropped"]:
         fates[drop["index"]] = (drop["reason"], drop.get("detail"))
+    review = report.get("review")
+    if review and (not review["applied"] or review["ignored"]):
+        note = (note + "; " if note else "") + f"review {json.dumps(review, ensure_ascii=False)}"
     if report.get("status") != "completed":
         note = (note + "; " if note else "") + f"job {report.get('status')} ({report.get('error_code')})"
         fates = [(report.get("error_code") or "job_" + str(report.get("status")), "the job was not completed")
@@ -455,6 +491,7 @@ def score(corpora: dict, results: list[dict]) -> dict:
     bad = [c for c in cards if c["verdict"] == "reject"]
     false_drops = [c for c in good if c["dropped"]]
     caught = [c for c in bad if c["dropped"]]
+    kept = [c for c in cards if not c["dropped"]]
     reasons = sorted({c["reason"] for c in cards if c["dropped"]})
     per_set = {}
     for set_name in corpora:
@@ -468,6 +505,10 @@ def score(corpora: dict, results: list[dict]) -> dict:
         "false_drops": len(false_drops), "caught": len(caught),
         "false_drop_share": len(false_drops) / len(good) if good else 0.0,
         "caught_share": len(caught) / len(bad) if bad else 1.0,
+        "kept": len(kept), "bad_kept": len(bad) - len(caught),
+        "bad_kept_share": (len(bad) - len(caught)) / len(kept) if kept else 0.0,
+        "review_rejected_good": [c for c in false_drops if c["reason"] == "review_rejected"],
+        "review_rejected_bad": [c for c in caught if c["reason"] == "review_rejected"],
         "per_set": per_set,
         "per_reason": {r: {"false_drops": sum(c["reason"] == r for c in false_drops),
                            "caught": sum(c["reason"] == r for c in caught)} for r in reasons},
@@ -532,38 +573,78 @@ def report(s: dict) -> str:
         lines.append(f"        {c['card']}")
     if s["notes"]:
         lines += ["", "  notes:"] + [f"    {note}" for note in s["notes"]]
+    if "with_review" in s:
+        lines += ["", review_report(s, s["with_review"])]
+    return "\n".join(lines)
+
+
+def review_report(without: dict, with_: dict) -> str:
+    """The review pass: the corpus again with each job's review reply (p_review)."""
+    lines = [
+        "the review pass (commit_cards with each job's review reply; the review replies are written, not generated)",
+        "                                   without review         with review",
+        f"  bad cards among those kept:      {share(without['bad_kept'], without['kept']):<22} "
+        f"{share(with_['bad_kept'], with_['kept'])}",
+        f"  good cards lost (dropped):       {share(without['false_drops'], without['good']):<22} "
+        f"{share(with_['false_drops'], with_['good'])}",
+        f"  review_rejected: {len(with_['review_rejected_bad'])} bad and {len(with_['review_rejected_good'])}"
+        f" good cards (of {without['kept'] - without['bad_kept']} good ones the guards kept:"
+        f" {share(len(with_['review_rejected_good']), without['kept'] - without['bad_kept'])})",
+        "", f"  good cards the review rejected ({len(with_['review_rejected_good'])})",
+    ]
+    for c in with_["review_rejected_good"]:
+        lines += [f"    {c['set']}/{c['job']} #{c['index']} {c['detail']}", f"        {c['card']}",
+                  f"        reviewer: keep ({c['why']})"]
+    lines += ["", f"  bad cards kept with the review ({len(with_['missed_cards'])})"]
+    for c in with_["missed_cards"]:
+        lines += [f"    {c['set']}/{c['job']} #{c['index']} {c['class']}: {c['why']}", f"        {c['card']}"]
+    if with_["notes"]:
+        lines += ["", "  notes:"] + [f"    {note}" for note in with_["notes"]]
     return "\n".join(lines)
 
 
 def measure(bench) -> dict:
-    """Runs the corpus through commit_cards on a fresh database of `bench`'s server."""
+    """Runs the corpus through commit_cards on a fresh database of `bench`'s server, then
+    again with the review replies on another: the first run's score, with the second's
+    under "with_review"."""
     import psycopg
 
     sets, corpora = load_sets(), load_corpora()
     problems = corpus_problems(sets, corpora)
     if problems:
         raise RuntimeError("the corpus is not well formed:\n  " + "\n  ".join(problems))
-    url = bench.database("bench_quality", with_schema=True)
-    results = []
-    with psycopg.connect(url, autocommit=True) as conn:
-        load_host_rows(conn, sets)
-        job_ids = claim_jobs(conn, corpora, sets)
-        for set_name in CORPUS_FILES:
-            bench.say(f"  {set_name}: {len(corpora[set_name]['jobs'])} jobs")
-            for job in corpora[set_name]["jobs"]:
-                results.append(run_job(conn, job_ids[(set_name, job["id"])], set_name, job))
-    bench.drop("bench_quality")
-    return score(corpora, results)
+    summaries = []
+    for with_review in (False, True):
+        url = bench.database("bench_quality", with_schema=True)
+        results = []
+        with psycopg.connect(url, autocommit=True) as conn:
+            load_host_rows(conn, sets)
+            job_ids = claim_jobs(conn, corpora, sets)
+            for set_name in CORPUS_FILES:
+                bench.say(f"  {set_name}: {len(corpora[set_name]['jobs'])} jobs"
+                          + (", with the review replies" if with_review else ""))
+                for job in corpora[set_name]["jobs"]:
+                    results.append(run_job(conn, job_ids[(set_name, job["id"])], set_name, job, with_review))
+        bench.drop("bench_quality")
+        summaries.append(score(corpora, results))
+    return summaries[0] | {"with_review": summaries[1]}
 
 
 def rows(s: dict) -> list:
     from bench.harness import Row
 
+    r = s["with_review"]
     return [
         Row("quality", "false drops (good cards dropped)", share(s["false_drops"], s["good"]),
             ratio=s["false_drop_share"], baseline="share of the good cards", target=f"<= {TARGET_FALSE_DROPS}"),
         Row("quality", "bad cards caught", share(s["caught"], s["bad"]),
             ratio=s["caught_share"], baseline="share of the bad cards", target=f">= {TARGET_CAUGHT}"),
+        Row("quality", "bad among kept, without review", share(s["bad_kept"], s["kept"]),
+            ratio=s["bad_kept_share"], baseline="share of the kept cards"),
+        Row("quality", "bad among kept, with review", share(r["bad_kept"], r["kept"]),
+            ratio=r["bad_kept_share"], baseline="share of the kept cards"),
+        Row("quality", "good lost, with review", share(r["false_drops"], r["good"]),
+            ratio=r["false_drop_share"], baseline="share of the good cards"),
     ]
 
 

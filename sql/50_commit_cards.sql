@@ -27,16 +27,21 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_review_reason(jsonb) FROM PUBLIC;
 
--- study_card_close_job(job_id, status, error_code, error_message, kept, retired, dropped)
--- -> the report. Closes a held job (status completed or skipped, completed_at now, the
--- lease cleared), stores the report in payload->'report' next to what is there
+-- study_card_close_job(job_id, status, error_code, error_message, kept, retired, dropped
+-- [, review]) -> the report. Closes a held job (status completed or skipped, completed_at
+-- now, the lease cleared), stores the report in payload->'report' next to what is there
 -- (payload->'handles' stays) and returns it:
 --   {"job_id", "status", "error_code", "kept": [ids], "retired": [ids],
 --    "dropped": [{"index", "reason", "detail"}]}
--- Called by commit_cards only, inside its transaction, on the row it has locked.
+-- with "review" (study_card_apply_review's account of it) when a review was given.
+-- Called by commit_cards (and gather, closing a job whose source is gone), inside its
+-- transaction, on the row it has locked.
+-- The 7-argument version shipped before the review existed; a parameter cannot be added
+-- by CREATE OR REPLACE.
+DROP FUNCTION IF EXISTS study_card_close_job(bigint, text, text, text, bigint[], bigint[], jsonb);
 CREATE OR REPLACE FUNCTION study_card_close_job(
     p_job_id bigint, p_status text, p_error_code text, p_error_message text,
-    p_kept bigint[], p_retired bigint[], p_dropped jsonb)
+    p_kept bigint[], p_retired bigint[], p_dropped jsonb, p_review jsonb DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
@@ -44,7 +49,8 @@ AS $$
 DECLARE
     v_report jsonb := jsonb_build_object(
         'job_id', p_job_id, 'status', p_status, 'error_code', p_error_code,
-        'kept', to_jsonb(p_kept), 'retired', to_jsonb(p_retired), 'dropped', p_dropped);
+        'kept', to_jsonb(p_kept), 'retired', to_jsonb(p_retired), 'dropped', p_dropped)
+        || CASE WHEN p_review IS NOT NULL THEN jsonb_build_object('review', p_review) ELSE '{}' END;
 BEGIN
     UPDATE study_memo_card_jobs
        SET status = p_status, error_code = p_error_code, error_message = p_error_message,
@@ -54,7 +60,7 @@ BEGIN
     RETURN v_report;
 END
 $$;
-REVOKE EXECUTE ON FUNCTION study_card_close_job(bigint, text, text, text, bigint[], bigint[], jsonb) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION study_card_close_job(bigint, text, text, text, bigint[], bigint[], jsonb, jsonb) FROM PUBLIC;
 
 -- study_card_judge(job, cards) -> {"survivors": [{"index", "key", "card"}], "dropped":
 -- [{"index", "reason", "detail"}]}: what commit_cards keeps of an LLM result's cards,
@@ -172,6 +178,75 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_judge(study_memo_card_jobs, jsonb) FROM PUBLIC;
 
+-- study_card_apply_review(judged, review) -> judged (study_card_judge's {"survivors",
+-- "dropped"}) after the review's verdicts (the shape: sql/40_guards.sql), with "review",
+-- what became of it:
+--   malformed (study_card_review_problem): nothing changes, every survivor is kept;
+--     "review": {"applied": false, "problem": "…"}
+--   well formed: each survivor a "reject" verdict names is dropped as review_rejected,
+--     detail "<class>: <reason>", after the other drops; "keep" verdicts change nothing;
+--     "review": {"applied": true, "rejected": [indexes], "ignored": [{"index",
+--     "verdict", "why"}]}: ignored are verdicts naming no card of the result, a card a
+--     guard already dropped, or a card an earlier verdict already named (the first
+--     verdict for a card counts).
+-- A review never raises: it can drop survivors and nothing else. Cards a guard judged
+-- against a card the review then rejects (duplicate_in_batch) stay dropped.
+CREATE OR REPLACE FUNCTION study_card_apply_review(p_judged jsonb, p_review jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_problem text := study_card_review_problem(p_review);
+    v_item jsonb;
+    v_index numeric;
+    v_dropped_reason text;
+    v_seen numeric[] := '{}';
+    v_rejected jsonb := '{}';    -- index (as text) -> the review_rejected drop
+    v_ignored jsonb[] := '{}';
+    v_why text;
+BEGIN
+    IF v_problem IS NOT NULL THEN
+        RETURN p_judged || jsonb_build_object('review', jsonb_build_object('applied', false, 'problem', v_problem));
+    END IF;
+    FOR v_item IN SELECT v.value FROM jsonb_array_elements(p_review -> 'verdicts') WITH ORDINALITY AS v(value, ord) ORDER BY v.ord
+    LOOP
+        v_index := (v_item ->> 'index')::numeric;
+        v_why := NULL;
+        IF v_index = ANY (v_seen) THEN
+            v_why := format('card %s has an earlier verdict', v_index);
+        ELSIF NOT EXISTS (SELECT FROM jsonb_array_elements(p_judged -> 'survivors') AS s
+                           WHERE (s.value ->> 'index')::numeric = v_index) THEN
+            SELECT d.value ->> 'reason' INTO v_dropped_reason
+              FROM jsonb_array_elements(p_judged -> 'dropped') AS d
+             WHERE (d.value ->> 'index')::numeric = v_index;
+            v_why := CASE WHEN FOUND THEN format('card %s was already dropped (%s)', v_index, v_dropped_reason)
+                          ELSE format('the result has no card %s', v_index) END;
+        ELSIF v_item ->> 'verdict' = 'reject' THEN
+            v_rejected := v_rejected || jsonb_build_object(v_index::integer::text, jsonb_build_object(
+                'index', v_index::integer, 'reason', 'review_rejected',
+                'detail', format('%s: %s', v_item ->> 'class', btrim(v_item ->> 'reason'))));
+        END IF;
+        IF v_why IS NOT NULL THEN
+            v_ignored := v_ignored || jsonb_build_object('index', v_item -> 'index', 'verdict', v_item -> 'verdict', 'why', v_why);
+        ELSE
+            v_seen := v_seen || v_index;
+        END IF;
+    END LOOP;
+    RETURN jsonb_build_object(
+        'survivors', (SELECT coalesce(jsonb_agg(s.value ORDER BY s.ord), '[]')
+                        FROM jsonb_array_elements(p_judged -> 'survivors') WITH ORDINALITY AS s(value, ord)
+                       WHERE NOT v_rejected ? (s.value ->> 'index')),
+        'dropped', (p_judged -> 'dropped') || (SELECT coalesce(jsonb_agg(r.value ORDER BY r.key::integer), '[]')
+                                                 FROM jsonb_each(v_rejected) AS r),
+        'review', jsonb_build_object(
+            'applied', true,
+            'rejected', (SELECT coalesce(jsonb_agg(r.value -> 'index' ORDER BY r.key::integer), '[]') FROM jsonb_each(v_rejected) AS r),
+            'ignored', to_jsonb(v_ignored)));
+END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_apply_review(jsonb, jsonb) FROM PUBLIC;
+
 -- study_card_lock_job(job_id, worker) -> the job row, held by worker and locked, with
 -- its result-independent checks done, for commit_cards and its dry run:
 --   the session must run READ COMMITTED (else SQLSTATE 25000): the version check after
@@ -218,11 +293,13 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_result_cards(jsonb) FROM PUBLIC;
 
--- commit_cards(job_id, worker, result) -> the report (see study_card_close_job).
+-- commit_cards(job_id, worker, result, review) -> the report (see study_card_close_job).
 -- result is the LLM's JSON object as produced: {"cards": [...], "needs_review": null |
 -- {"reason": "…"}}; each card {"type": "qa", "cue", "answer", "evidence": [...]} or
 -- {"type": "cloze", "text", "evidence": [...]}, evidence items {"source": "S1", "quote"}
--- citing the handles study_card_gather recorded on the job.
+-- citing the handles study_card_gather recorded on the job. review (default NULL: none)
+-- is the optional review call's verdicts as the model produced them (shape:
+-- sql/40_guards.sql, study_card_review_limits); malformed, it is ignored, never refused.
 -- In one transaction:
 --  1. study_card_lock_job: READ COMMITTED, the user row then the job row locked, the
 --     job held by worker (else SQLSTATE 55000, nothing written, so a second call for
@@ -231,6 +308,8 @@ REVOKE EXECUTE ON FUNCTION study_card_result_cards(jsonb) FROM PUBLIC;
 --     under the per-user lock below), the job is closed skipped with that error_code
 --     (stale_version, source_deleted, no_ready_explanation) and nothing else is written;
 --  3. study_card_judge decides which cards survive and why the others are dropped;
+--     then, when a review was given, study_card_apply_review drops the survivors it
+--     rejected (review_rejected), after every other guard; the report gets "review";
 --  4. supersede: the active cards of this source (made by earlier jobs, whatever their
 --     version) whose norm_key a surviving card reproduces are kept: same id, so their
 --     progress rows stay; text, source_version and job_id move to this job, evidence is
@@ -243,7 +322,10 @@ REVOKE EXECUTE ON FUNCTION study_card_result_cards(jsonb) FROM PUBLIC;
 -- Commits of one user are serialised (an advisory lock per user), so two sources
 -- committing the same card at once cannot both pass the duplicate guard; the unique
 -- index study_memo_cards_active_norm_key_uniq stays the last line of defence.
-CREATE OR REPLACE FUNCTION commit_cards(p_job_id bigint, p_worker text, p_result jsonb)
+-- The 3-argument version shipped before the review; a parameter cannot be added by
+-- CREATE OR REPLACE (sql/90_grants.sql grants the new signature).
+DROP FUNCTION IF EXISTS commit_cards(bigint, text, jsonb);
+CREATE OR REPLACE FUNCTION commit_cards(p_job_id bigint, p_worker text, p_result jsonb, p_review jsonb DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
@@ -278,6 +360,9 @@ BEGIN
     END IF;
 
     v_judged := study_card_judge(v_job, v_cards);
+    IF p_review IS NOT NULL THEN
+        v_judged := study_card_apply_review(v_judged, p_review);
+    END IF;
     FOR v_card, v_key IN
         SELECT s.value -> 'card', s.value ->> 'key' FROM jsonb_array_elements(v_judged -> 'survivors') WITH ORDINALITY AS s(value, ord) ORDER BY s.ord
     LOOP
@@ -327,11 +412,13 @@ BEGIN
         v_job.id, 'completed',
         CASE WHEN cardinality(v_kept) = 0 THEN 'all_dropped' END,
         CASE WHEN cardinality(v_kept) = 0
-             THEN format('no card passed the guards (%s dropped)', jsonb_array_length(v_judged -> 'dropped')) END,
-        v_kept, v_retired, v_judged -> 'dropped');
+             THEN format('no card passed the guards (%s dropped%s)', jsonb_array_length(v_judged -> 'dropped'),
+                         CASE WHEN jsonb_array_length(v_judged -> 'review' -> 'rejected') > 0
+                              THEN format(', %s by the review', jsonb_array_length(v_judged -> 'review' -> 'rejected')) END) END,
+        v_kept, v_retired, v_judged -> 'dropped', v_judged -> 'review');
 END
 $$;
-REVOKE EXECUTE ON FUNCTION commit_cards(bigint, text, jsonb) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION commit_cards(bigint, text, jsonb, jsonb) FROM PUBLIC;
 
 -- study_card_check_result(job_id, worker, result) -> what commit_cards would do with
 -- result, writing nothing: {"job_id", "status", "error_code", "kept": [indexes of the

@@ -19,9 +19,11 @@ BEGIN
         'study_card_enqueue(integer)',
         'study_card_reap()',
         'study_card_gather(bigint, integer, vector, text)',
-        'commit_cards(bigint, text, jsonb)',
+        'commit_cards(bigint, text, jsonb, jsonb)',
         'study_card_check_result(bigint, text, jsonb)',
-        'study_card_result_schema(integer)']
+        'study_card_result_schema(integer)',
+        'study_card_result_schema(bigint, integer, text)',
+        'study_card_review_schema(integer)']
     LOOP
         IF to_regprocedure(v_signature) IS NOT NULL THEN
             EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO study_card_worker', to_regprocedure(v_signature));

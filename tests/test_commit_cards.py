@@ -1,6 +1,8 @@
 """sql/50_commit_cards.sql: prerequisites and their SQLSTATEs, the stale-version skip,
-supersede, the report, the job's closing, and the review flag."""
+supersede, the report, the job's closing, the review flag, the review's verdicts
+(commit_cards' p_review, issue 15) and the dry run study_card_check_result."""
 
+import json
 import threading
 import time
 
@@ -10,6 +12,7 @@ from psycopg.types.json import Jsonb
 
 from card_sources import (V1, V2, add_document, add_note, add_question, add_user, card_rows, cloze, commit,
                           gather, hold_job, qa, sqlstate_of)
+from worker_roles import worker_login  # noqa: F401 (a fixture)
 
 Q_2NF = "제2정규형은 제1정규형을 만족하면서 부분 함수 종속을 제거한 릴레이션이다"
 Q_CODD = "관계형 모델은 1970년 에드거 커드가 제안했고"
@@ -468,3 +471,198 @@ def test_the_dry_run_of_a_stale_job_says_skipped(db, question):
     dry = db.execute("SELECT study_card_check_result(%s, 'w1', %s)", (job_id, Jsonb(CARDS))).fetchone()[0]
     assert (dry["status"], dry["error_code"]) == ("skipped", "stale_version")
     assert job_row(db, job_id)["status"] == "processing"
+
+
+# -- the review (issue 15): commit_cards(…, review) drops what the review rejected ------------
+
+REVIEWED = [qa("TCP가 속한 계층은?", "전송 계층", Q_TCP),                                  # 0
+            qa("TCP가 속한 계층은? 전송 계층", "전송 계층", Q_TCP),                        # 1: cue_leaks_answer
+            cloze("{{c1::원자성}}은 전부 실행되거나 전혀 실행되지 않음을 뜻한다", Q_ATOMIC),  # 2
+            qa("모든 결정자가 후보 키인 정규형은?", "BCNF", Q_BCNF)]                        # 3
+
+
+def reject(index, class_="leak", reason="답이 cue에 보인다"):
+    return {"index": index, "verdict": "reject", "class": class_, "reason": reason}
+
+
+def commit_reviewed(db, job_id, review, cards=REVIEWED, worker="w1") -> dict:
+    return db.execute("SELECT commit_cards(%s, %s, %s, %s)",
+                      (job_id, worker, Jsonb({"cards": cards, "needs_review": None}), Jsonb(review))).fetchone()[0]
+
+
+def test_a_rejected_card_is_dropped_as_review_rejected_after_the_guards(db, question):
+    job_id = held_and_gathered(db, "question", question)
+    report = commit_reviewed(db, job_id, {"verdicts": [
+        reject(3, "multi_fact", "  답이 두 가지를 나열한다 "), {"index": 0, "verdict": "keep"}]})
+
+    assert report["dropped"] == [
+        {"index": 1, "reason": "cue_leaks_answer", "detail": 'the answer "전송 계층" is visible in the cue'},
+        {"index": 3, "reason": "review_rejected", "detail": "multi_fact: 답이 두 가지를 나열한다"}]
+    assert report["review"] == {"applied": True, "rejected": [3], "ignored": []}
+    assert (report["status"], report["error_code"], len(report["kept"])) == ("completed", None, 2)
+    assert db.execute("SELECT card_type, answer, cloze_text FROM study_memo_cards ORDER BY id").fetchall() == [
+        ("qa", "전송 계층", None), ("cloze", None, REVIEWED[2]["text"])]
+    assert job_row(db, job_id)["payload"]["report"] == report
+    stats = {row[0]: row[1:] for row in db.execute("SELECT reason, dropped_cards, jobs FROM study_card_drop_stats")}
+    assert (stats["review_rejected"], stats["cue_leaks_answer"]) == ((1, 1), (1, 1))
+
+
+def test_without_a_review_the_report_has_no_review(db, question):
+    report = commit(db, held_and_gathered(db, "question", question), REVIEWED)
+    assert "review" not in report and [d["index"] for d in report["dropped"]] == [1]
+
+
+def test_verdicts_for_cards_that_do_not_exist_or_were_dropped_are_ignored_and_reported(db, question):
+    job_id = held_and_gathered(db, "question", question)
+    cards = REVIEWED + [{"type": "qa", "cue": "x" * 400, "answer": "y"}]  # 4: invalid_shape
+    report = commit_reviewed(db, job_id, {"verdicts": [
+        reject(1), reject(4), reject(7), reject(10 ** 30), reject(2, "wrong"),
+        reject(2, "duplicate", "다시"), {"index": 0, "verdict": "keep"}, reject(0)]}, cards)
+
+    assert report["review"] == {"applied": True, "rejected": [2], "ignored": [
+        {"index": 1, "verdict": "reject", "why": "card 1 was already dropped (cue_leaks_answer)"},
+        {"index": 4, "verdict": "reject", "why": "card 4 was already dropped (invalid_shape)"},
+        {"index": 7, "verdict": "reject", "why": "the result has no card 7"},
+        {"index": 10 ** 30, "verdict": "reject", "why": f"the result has no card {10 ** 30}"},
+        {"index": 2, "verdict": "reject", "why": "card 2 has an earlier verdict"},
+        {"index": 0, "verdict": "reject", "why": "card 0 has an earlier verdict"}]}
+    assert [(d["index"], d["reason"], d["detail"]) for d in report["dropped"]] == [
+        (1, "cue_leaks_answer", 'the answer "전송 계층" is visible in the cue'),
+        (4, "invalid_shape", "cue is 400 characters long; the limit is 300"),
+        (2, "review_rejected", "wrong: 답이 cue에 보인다")]
+    assert len(report["kept"]) == 2
+
+
+def test_a_review_that_rejects_every_card_ends_all_dropped_and_flags_the_question(db, question):
+    job_id = held_and_gathered(db, "question", question)
+    report = commit_reviewed(db, job_id, {"verdicts": [reject(0), reject(2, "unsupported", "자료에 없다"),
+                                                        reject(3, "duplicate", "카드 0과 같다")]})
+    assert (report["status"], report["error_code"], report["kept"]) == ("completed", "all_dropped", [])
+    assert report["review"]["rejected"] == [0, 2, 3]
+    job = job_row(db, job_id)
+    assert (job["status"], job["error_code"], job["error_message"]) == (
+        "completed", "all_dropped", "no card passed the guards (4 dropped, 3 by the review)")
+    assert db.execute("SELECT needs_review, needs_review_reason FROM study_questions WHERE id = %s",
+                      (question,)).fetchone() == (True, "all_dropped")
+    assert db.execute("SELECT count(*) FROM study_memo_cards").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize(("review", "problem"), [
+    (None, 'the review must be a JSON object {"verdicts": [...]}, not null'),
+    ("카드 3은 버립니다", "not string"),
+    ([reject(0)], "not array"),
+    ({"verdict": [reject(0)]}, '"verdicts" must be an array, not missing'),
+    ({"verdicts": {"0": "reject"}}, '"verdicts" must be an array, not object'),
+    ({"verdicts": [reject(0)] * 21}, "21 verdicts; the limit is 20"),
+    ({"verdicts": [reject(0), "reject 3"]}, "verdict 1 must be an object"),
+    ({"verdicts": [reject("3")]}, 'verdict 0: index must be a card\'s number (0, 1, …), not "3"'),
+    ({"verdicts": [reject(-1)]}, "not -1"),
+    ({"verdicts": [reject(2.5)]}, "not 2.5"),
+    ({"verdicts": [{**reject(0), "verdict": "drop"}]}, 'verdict must be "reject" or "keep", not "drop"'),
+    ({"verdicts": [{"index": 0, "class": "leak", "reason": "r"}]}, "not missing"),
+    ({"verdicts": [reject(0, "typo")]}, "class must be one of leak, unsupported, multi_fact, duplicate, wrong"),
+    ({"verdicts": [{"index": 0, "verdict": "reject", "reason": "r"}]}, "class must be one of"),
+    ({"verdicts": [reject(0, reason=" ")]}, "a rejection needs a reason"),
+    ({"verdicts": [reject(0, reason=None)]}, "a rejection needs a reason, not null"),
+    ({"verdicts": [reject(0, reason="가" * 301)]}, "reason is 301 characters long; the limit is 300"),
+])
+def test_a_malformed_review_is_ignored_as_a_whole(db, question, review, problem):
+    """One bad verdict and no verdict counts: every card the guards passed is kept."""
+    job_id = held_and_gathered(db, "question", question)
+    verdicts = review["verdicts"] if isinstance(review, dict) and isinstance(review.get("verdicts"), list) else []
+    if len(verdicts) > 1:  # the well-formed ones among them would reject card 0
+        assert verdicts[0] == reject(0)
+    report = commit_reviewed(db, job_id, review)
+    assert report["review"]["applied"] is False and problem in report["review"]["problem"], report["review"]
+    assert (report["status"], len(report["kept"]), [d["reason"] for d in report["dropped"]]) == (
+        "completed", 3, ["cue_leaks_answer"])
+
+
+def test_an_empty_review_and_other_keys_change_nothing(db, question):
+    report = commit_reviewed(db, held_and_gathered(db, "question", question),
+                             {"verdicts": [], "summary": "모두 좋음", "confidence": 0.9})
+    assert report["review"] == {"applied": True, "rejected": [], "ignored": []}
+    assert len(report["kept"]) == 3
+
+
+def test_a_review_cannot_bring_back_a_refused_commit(db, question):
+    """The review is read after every check of the job and the result: with it, the
+    same SQLSTATEs, and nothing written."""
+    job_id = held_and_gathered(db, "question", question)
+    before = card_rows(db)
+    review = Jsonb({"verdicts": []})
+    assert sqlstate_of(db, "SELECT commit_cards(%s, 'w2', %s, %s)", (job_id, Jsonb(CARDS), review)) == "55000"
+    assert sqlstate_of(db, "SELECT commit_cards(%s, 'w1', %s, %s)", (job_id, Jsonb({"card": []}), review)) == "22023"
+    assert card_rows(db) == before
+
+
+def test_a_stale_job_with_a_review_is_skipped_without_one(db, question):
+    job_id = held_and_gathered(db, "question", question)
+    db.execute("UPDATE study_questions SET ai_explanation_generated_at = %s WHERE id = %s", (V2, question))
+    report = commit_reviewed(db, job_id, {"verdicts": [reject(0)]})
+    assert (report["status"], report["error_code"], "review" in report) == ("skipped", "stale_version", False)
+
+
+def test_the_review_schema_has_the_limits_the_review_is_checked_against(db):
+    schema = db.execute("SELECT study_card_review_schema(4)::text").fetchone()[0]
+    assert schema.index('"index"') < schema.index('"verdict"') < schema.index('"class"') < schema.index('"reason"')
+    schema = json.loads(schema)
+    verdicts = schema["properties"]["verdicts"]
+    assert (schema["required"], verdicts["maxItems"]) == (["verdicts"], 4)
+    rejection, keep = verdicts["items"]["anyOf"]
+    limits = db.execute("SELECT verdicts, reason, classes FROM study_card_review_limits()").fetchone()
+    assert rejection["properties"]["class"]["enum"] == limits[2] == ["leak", "unsupported", "multi_fact",
+                                                                     "duplicate", "wrong"]
+    assert rejection["properties"]["reason"]["maxLength"] == limits[1]
+    assert (rejection["properties"]["verdict"], keep["properties"]["verdict"]) == ({"const": "reject"}, {"const": "keep"})
+    assert db.execute("SELECT study_card_review_schema() -> 'properties' -> 'verdicts' ->> 'maxItems'").fetchone()[0] \
+        == str(limits[0]) == "20"
+    assert sqlstate_of(db, "SELECT study_card_review_schema(-1)") == "22023"
+    # what the schema allows, the check accepts; one step past a limit, it does not
+    example = {"verdicts": [reject(0, "wrong", "가" * limits[1]), {"index": 1, "verdict": "keep"}] * 10}
+    assert db.execute("SELECT study_card_review_problem(%s)", (Jsonb(example),)).fetchone()[0] is None
+    assert db.execute("SELECT study_card_review_problem(%s)",
+                      (Jsonb({"verdicts": example["verdicts"] + [reject(2)]}),)).fetchone()[0] is not None
+
+
+# -- the dry run as the worker does it -------------------------------------------------------
+
+def test_the_dry_run_as_the_worker_role(db, question, worker_login):
+    """As a worker does it: a login of study_card_worker claims the job, gathers, runs
+    the dry run and fetches the review schema; the holder rules are commit_cards'."""
+    before = card_rows(db)
+    with psycopg.connect(worker_login("alice"), autocommit=True) as alice, \
+            psycopg.connect(worker_login("bob"), autocommit=True) as bob:
+        [(job_id,)] = alice.execute("SELECT id FROM study_card_claim('w1', 1, '10 minutes')").fetchall()
+        alice.execute("SELECT * FROM study_card_gather(%s, 0, NULL, 'w1')", (job_id,))
+        result = Jsonb({"cards": REVIEWED, "needs_review": None})
+        dry = alice.execute("SELECT study_card_check_result(%s, 'w1', %s)", (job_id, result)).fetchone()[0]
+        assert (dry["status"], dry["kept"], [d["index"] for d in dry["dropped"]]) == ("completed", [0, 2, 3], [1])
+        assert alice.execute("SELECT study_card_review_schema(3) IS NOT NULL").fetchone()[0] is True
+        # the holder: another worker name, none, or the same name from another login role
+        assert sqlstate_of(alice, "SELECT study_card_check_result(%s, 'w2', %s)", (job_id, result)) == "55000"
+        assert sqlstate_of(alice, "SELECT study_card_check_result(%s, NULL, %s)", (job_id, result)) == "55000"
+        assert sqlstate_of(bob, "SELECT study_card_check_result(%s, 'w1', %s)", (job_id, result)) == "55000"
+        assert sqlstate_of(alice, "SELECT study_card_check_result(%s, 'w1', %s)", (job_id, Jsonb([]))) == "22023"
+        for helper in ("study_card_review_problem('{}')", "study_card_review_limits()",
+                       "study_card_apply_review('{}', '{}')", "study_card_judge(NULL, '[]')"):
+            assert sqlstate_of(alice, f"SELECT {helper}") == "42501", helper
+        assert job_row(db, job_id)["status"] == "processing"
+        report = alice.execute("SELECT commit_cards(%s, 'w1', %s, %s)",
+                               (job_id, result, Jsonb({"verdicts": [reject(3)]}))).fetchone()[0]
+    assert [(d["index"], d["reason"]) for d in report["dropped"]] == [(1, "cue_leaks_answer"), (3, "review_rejected")]
+    assert len(report["kept"]) == 2 and card_rows(db) != before
+
+
+@pytest.mark.parametrize(("case", "prepare"), [
+    ("after another worker took the expired lease over", lambda db, j: (expire_lease(db, j), take_over(db, j))),
+    ("a pending job", to_pending),
+    ("a committed job", commit_once),
+    ("a job that does not exist", lambda db, j: db.execute("DELETE FROM study_memo_card_jobs WHERE id = %s", (j,))),
+])
+def test_the_dry_run_refuses_a_job_the_worker_does_not_hold(db, question, case, prepare):
+    job_id = held_and_gathered(db, "question", question)
+    prepare(db, job_id)
+    before = card_rows(db)
+    assert sqlstate_of(db, "SELECT study_card_check_result(%s, 'w1', %s)", (job_id, Jsonb(CARDS))) == "55000", case
+    assert card_rows(db) == before

@@ -14,7 +14,7 @@ from card_sources import add_question, add_user, commit, hold_job, qa, sqlstate_
 
 WORKER_FUNCTIONS = {"study_card_claim", "study_card_heartbeat", "study_card_release", "study_card_fail",
                     "study_card_enqueue", "study_card_reap", "study_card_gather", "commit_cards",
-                    "study_card_check_result", "study_card_result_schema"}
+                    "study_card_check_result", "study_card_result_schema", "study_card_review_schema"}
 PROJECT_FUNCTIONS = ("SELECT p.oid, p.proname, p.oid::regprocedure::text AS signature FROM pg_proc p"
                      " WHERE p.pronamespace = 'public'::regnamespace AND (p.proname = 'commit_cards'"
                      "  OR p.proname LIKE 'study\\_card\\_%' OR p.proname LIKE 'tg\\_%\\_\\_study\\_card\\_%')")
@@ -27,7 +27,9 @@ def test_the_worker_role_may_execute_the_worker_functions_and_no_other(db):
     executable = {signature for _, signature, allowed in functions if allowed}
     expected = {signature for name, signature, _ in functions if name in WORKER_FUNCTIONS}
     assert executable == expected
-    assert {"study_card_gather(bigint,integer,vector,text)", "commit_cards(bigint,text,jsonb)"} <= executable
+    assert "study_card_result_schema(bigint,integer,text)" in executable, "the per-job result schema"
+    assert {"study_card_gather(bigint,integer,vector,text)", "commit_cards(bigint,text,jsonb,jsonb)",
+            "study_card_check_result(bigint,text,jsonb)", "study_card_review_schema(integer)"} <= executable
 
 
 def test_no_project_function_is_executable_by_public(db):
@@ -42,7 +44,8 @@ def test_every_security_definer_function_fixes_its_search_path(db):
     definers = db.execute(
         f"SELECT f.signature, p.proconfig FROM ({PROJECT_FUNCTIONS}) AS f JOIN pg_proc p ON p.oid = f.oid"
         "  WHERE p.prosecdef").fetchall()
-    assert {"study_card_gather(bigint,integer,vector,text)", "commit_cards(bigint,text,jsonb)",
+    assert {"study_card_gather(bigint,integer,vector,text)", "commit_cards(bigint,text,jsonb,jsonb)",
+            "study_card_check_result(bigint,text,jsonb)", "study_card_review_schema(integer)",
             "study_card_delete(bigint)"} <= {signature for signature, _ in definers}
     assert [signature for signature, config in definers
             if "search_path=public, pg_temp" not in (config or [])] == []

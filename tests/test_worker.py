@@ -407,3 +407,152 @@ def test_the_worker_runs_as_a_login_role_of_study_card_worker(db, db_url, questi
         assert len(cards(db)) == 1
     finally:
         db.execute(f"DROP ROLE {role}")
+
+
+# -- WORKER_REVIEW=on: the second call on the cards the guards would keep (issue 15) ------------
+
+LEAK = {"type": "qa", "cue": "제2정규형은 부분 함수 종속을 제거한 릴레이션인가?", "answer": "제2정규형",
+        "evidence": [{"source": "S1", "quote": "제2정규형은 부분 함수 종속을 제거한 릴레이션이다."}]}
+REVIEW_LINE = (r"job=\d+ source=question:1 status=(?P<status>\w+) error=(?P<error>[\w-]+) kept=\d+ retired=0"
+               r" dropped=\d+ llm=\d+\.\d\ds tokens=\d+\+\d+ review=(?P<review>[\w:]+)"
+               r" review_llm=\d+\.\d\ds review_tokens=(?P<tokens>\d+\+\d+)(?: note=(?P<note>.*))?")
+
+
+def reject(index, class_="leak", reason="답이 cue에 보인다"):
+    return {"index": index, "verdict": "reject", "class": class_, "reason": reason}
+
+
+def report_of(db) -> dict:
+    return the_job(db)["payload"]["report"]
+
+
+def review_line(outcomes) -> re.Match:
+    [line] = outcomes()
+    match = re.fullmatch(REVIEW_LINE, line)
+    assert match, line
+    return match
+
+
+def test_the_review_call_sees_the_sources_and_the_kept_cards_and_its_verdicts_are_applied(
+        db, db_url, question, llm, outcomes):
+    verdicts = {"verdicts": [reject(1, "unsupported", "자료에 없는 연도이다")]}
+    llm.script({"cards": [QA, CLOZE, LEAK], "needs_review": None}, verdicts)
+    run_once(db_url, llm.base_url, WORKER_REVIEW="on")
+
+    assert len(llm.requests) == 2
+    cards_request, review_request = llm.requests
+    system, user = review_request["messages"]
+    assert system == {"role": "system", "content": worker.REVIEW_PROMPT}
+    sources, _, listed = user["content"].partition("\n\n카드:\n")
+    assert sources == cards_request["messages"][1]["content"]  # the same sources, formatted the same way
+    assert [json.loads(line) for line in listed.splitlines()] == [{"index": 0, **QA}, {"index": 1, **CLOZE}]
+    assert "response_format" not in review_request
+
+    report = report_of(db)
+    assert report["review"] == {"applied": True, "rejected": [1], "ignored": []}
+    assert [(d["index"], d["reason"]) for d in report["dropped"]] == [(2, "cue_leaks_answer"), (1, "review_rejected")]
+    assert report["dropped"][1]["detail"] == "unsupported: 자료에 없는 연도이다"
+    assert cards(db) == [("qa", QA["cue"], "제2정규형", None)]
+    line = review_line(outcomes)
+    prompt_tokens = sum(len(m["content"]) for m in review_request["messages"]) // 4
+    reply_tokens = len(json.dumps(verdicts, ensure_ascii=False)) // 4
+    assert (line["status"], line["review"], line["tokens"], line["note"]) == (
+        "completed", "rejected:1", f"{prompt_tokens}+{reply_tokens}", None)
+
+
+def test_the_review_call_is_constrained_to_the_review_schema(db, db_url, question, llm):
+    llm.script({"cards": [QA, CLOZE], "needs_review": None}, {"verdicts": []})
+    run_once(db_url, llm.base_url, WORKER_REVIEW="on", MLX_RESPONSE_FORMAT="on")
+    schema = db.execute("SELECT study_card_review_schema(2)").fetchone()[0]
+    expected = {"type": "json_schema", "json_schema": {"name": "study_card_review", "schema": schema}}
+    assert json.dumps(llm.requests[1]["response_format"]) == json.dumps(expected)
+    assert report_of(db)["review"] == {"applied": True, "rejected": [], "ignored": []}
+
+
+def test_verdicts_for_cards_that_do_not_exist_keep_every_card(db, db_url, question, llm, outcomes):
+    llm.script({"cards": [QA, CLOZE, LEAK], "needs_review": None},
+               fenced({"verdicts": [reject(2), reject(7), {"index": 0, "verdict": "keep"}]}))
+    run_once(db_url, llm.base_url, WORKER_REVIEW="on")
+    assert report_of(db)["review"] == {"applied": True, "rejected": [], "ignored": [
+        {"index": 2, "verdict": "reject", "why": "card 2 was already dropped (cue_leaks_answer)"},
+        {"index": 7, "verdict": "reject", "why": "the result has no card 7"}]}
+    assert len(cards(db)) == 2
+    assert review_line(outcomes)["review"] == "rejected:0"
+
+
+def test_a_review_that_rejects_every_card_ends_all_dropped_and_flags_the_question(db, db_url, question, llm):
+    llm.script({"cards": [QA, CLOZE], "needs_review": None},
+               {"verdicts": [reject(0, "duplicate", "같은 사실"), reject(1, "wrong", "자료와 다르다")]})
+    run_once(db_url, llm.base_url, WORKER_REVIEW="on")
+    assert job_state(db) == ("completed", 1, "all_dropped")
+    assert cards(db) == []
+    assert db.execute("SELECT needs_review, needs_review_reason FROM study_questions WHERE id = 1").fetchone() == (
+        True, "all_dropped")
+
+
+@pytest.mark.parametrize(("reply", "note"), [
+    ("검토 결과 모든 카드가 좋습니다.", "review: UnparsableReply: no JSON object in the reply"),
+    ('{"verdicts": [{"index": 0, "verdict": "reject"', "review: UnparsableReply: the reply is not JSON"),
+    ('{"verdicts": {"0": "reject"}}', 'review: "verdicts" must be an array, not object'),
+    ({"verdicts": [reject(0, "bad")]}, "review: verdict 0: class must be one of"),
+    (Reply(status=500), "review: LLMBusy: HTTP 500"),
+    (Reply(status=400), "review: HTTPStatusError"),
+    (Reply(body=b"<html>502 Bad Gateway</html>"), "review: JSONDecodeError"),
+    (Reply(drop=True), "review: RemoteProtocolError"),
+])
+def test_a_review_that_gives_no_verdicts_commits_every_card(db, db_url, question, llm, outcomes, reply, note):
+    """Garbage, a malformed object, a refusal, a broken answer: the cards are committed
+    as the guards decide, the report says the review was not applied, the job goes on."""
+    llm.script({"cards": [QA, CLOZE], "needs_review": None}, reply)
+    run_once(db_url, llm.base_url, WORKER_REVIEW="on", WORKER_BACKOFF="7")
+    assert job_state(db) == ("completed", 1, None)
+    assert len(cards(db)) == 2
+    assert report_of(db)["review"]["applied"] is False
+    line = review_line(outcomes)
+    assert line["review"] == "ignored" and json.loads(line["note"]).startswith(note), line["note"]
+
+
+def test_a_review_call_that_times_out_commits_every_card(db, db_url, question, llm, outcomes):
+    llm.script({"cards": [QA, CLOZE], "needs_review": None}, Reply(delay=10, content={"verdicts": [reject(0)]}))
+    started = time.monotonic()
+    run_once(db_url, llm.base_url, WORKER_REVIEW="on", MLX_TIMEOUT="1")
+    assert time.monotonic() - started < 8
+    assert job_state(db) == ("completed", 1, None)
+    assert len(cards(db)) == 2
+    assert report_of(db)["review"] == {
+        "applied": False, "problem": 'the review must be a JSON object {"verdicts": [...]}, not null'}
+    line = review_line(outcomes)
+    assert (line["review"], line["tokens"]) == ("ignored", "0+0")
+    assert json.loads(line["note"]).startswith("review: ReadTimeout")
+
+
+def test_no_review_call_when_no_card_would_be_kept(db, db_url, question, llm, outcomes):
+    llm.script({"cards": [LEAK], "needs_review": None})
+    run_once(db_url, llm.base_url, WORKER_REVIEW="on")
+    assert len(llm.requests) == 1
+    assert job_state(db) == ("completed", 1, "all_dropped")
+    assert "review" not in report_of(db)
+    assert review_line(outcomes)["review"] == "none"
+
+
+def test_a_result_of_the_wrong_shape_is_parse_fail_before_any_review(db, db_url, question, llm):
+    llm.script({"cards": "없음"})
+    run_once(db_url, llm.base_url, WORKER_REVIEW="on")
+    assert job_state(db)[2] == "parse_fail"
+    assert len(llm.requests) == 1
+
+
+def test_the_review_prompt_is_korean_short_and_names_the_classes(db):
+    prompt = worker.REVIEW_PROMPT
+    classes = db.execute("SELECT classes FROM study_card_review_limits()").fetchone()[0]
+    for class_ in classes:  # each class with an example
+        line = next(line for line in prompt.splitlines() if line.startswith(f'- "{class_}"'))
+        assert "예:" in line or "예:" in prompt[prompt.index(line):].split("\n- ")[0], class_
+    for phrase in ("확실하지 않으면 남깁니다", "(O/X)", "약어", '{"verdicts": [{"index": 3, "verdict": "reject"'):
+        assert phrase in prompt
+    assert len(prompt.splitlines()) <= 25
+
+
+def test_review_is_off_by_default():
+    assert worker.Config.from_env({"DATABASE_URL": "dbname=x"}).review is False
+    assert worker.Config.from_env({"DATABASE_URL": "dbname=x", "WORKER_REVIEW": "on"}).review is True

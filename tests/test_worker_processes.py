@@ -314,3 +314,31 @@ def test_two_workers_complete_each_of_50_jobs_exactly_once(db, db_url, llm, work
     done = [len([line for line in p.lines if "status=completed" in line]) for p in (first, second)]
     print(f"\n50 jobs in {elapsed:.1f}s (with process start-up), completed per worker: {done}")
     assert sum(done) == 50 and min(done) > 0
+
+
+def test_review_on_end_to_end_in_a_worker_process(db, db_url, llm, workers, worker_login):
+    """WORKER_REVIEW=on, as the worker role: per job a card call (the fake's default card)
+    and a review call; the first job's review keeps its card, the second's rejects it,
+    the third's is garbage (kept), the fourth's times out (kept)."""
+    for question_id in (1, 2, 3, 4):
+        add_question(db, question_id, f"해설 {question_id}.\n검토할 문장 {question_id}번이다.")
+    reject = {"verdicts": [{"index": 0, "verdict": "reject", "class": "unsupported", "reason": "자료에 없다"}]}
+    llm.script(Reply(), {"verdicts": [{"index": 0, "verdict": "keep"}]}, Reply(), reject,
+               Reply(), "모두 좋습니다", Reply(), Reply(delay=5, content=reject))
+    process = workers(worker_login("alice"), llm.base_url, "--once", WORKER_REVIEW="on", MLX_TIMEOUT="2")
+    assert process.process.wait(60) == 0
+    assert len(llm.requests) == 8
+    assert [m["content"] for m in llm.requests[1]["messages"]][1].endswith(
+        '\n\n카드:\n{"index": 0, "type": "qa", "cue": "이 자료의 핵심 내용은?", "answer": "검토할 문장 1번이다.",'
+        ' "evidence": [{"source": "S1", "quote": "검토할 문장 1번이다."}]}')
+    assert [row[1:] for row in jobs(db)] == [("completed", 1, None), ("completed", 1, "all_dropped"),
+                                            ("completed", 1, None), ("completed", 1, None)]
+    assert active_cards(db) == [(1, "검토할 문장 1번이다."), (3, "검토할 문장 3번이다."), (4, "검토할 문장 4번이다.")]
+    lines = {int(re.search(r"source=question:(\d+)", line)[1]): line for line in process.lines if "job=" in line}
+    assert len(lines) == 4  # one line per job
+    assert re.search(r"status=completed .* review=rejected:0 review_llm=\d+\.\d\ds review_tokens=[1-9]\d*\+[1-9]", lines[1])
+    assert re.search(r"error=all_dropped .* review=rejected:1 ", lines[2])
+    assert re.search(r' review=ignored .*note="review: UnparsableReply', lines[3])
+    assert re.search(r' review=ignored review_llm=2\.\d\ds review_tokens=0\+0 note="review: ReadTimeout', lines[4])
+    stats = dict(db.execute("SELECT reason, dropped_cards FROM study_card_drop_stats").fetchall())
+    assert stats["review_rejected"] == 1
