@@ -88,55 +88,63 @@ SELECT q.id AS question_id, q.user_id, q.topic_id, t.name AS topic_name, q.stem,
  WHERE q.needs_review AND q.deleted_at IS NULL
  ORDER BY q.needs_review_at DESC NULLS LAST, q.id DESC;
 
--- The enqueue triggers: which host rows may hold a new source version. Each statement
--- hands the ids of the sources it touched that way to study_card_enqueue_sources
--- (sql/20_enqueue.sql), which reads them back through the views, keeps the ready ones
--- whose version has no job yet, makes the jobs and sends the one NOTIFY. Statement-
--- level with transition tables: a bulk update is one pass. One trigger per event: a
--- trigger with transition tables can be neither "INSERT OR UPDATE" nor "UPDATE OF".
+-- The enqueue triggers: which host rows may hold a new source version. A row-level
+-- AFTER trigger whose WHEN clause compares the version (PostgreSQL evaluates WHEN itself,
+-- calls nothing and queues nothing for a row that fails it) hands each such row's id to
+-- study_card_enqueue_source (sql/20_enqueue.sql); a statement-level AFTER trigger, which
+-- runs after the statement's row triggers, calls study_card_enqueue_statement, which
+-- enqueues the ids collected (in bulk: one INSERT ... SELECT per ~300 rows), reading
+-- them back through the views, and sends the one NOTIFY. No transition tables: with
+-- them, PostgreSQL copied every old and new row of every UPDATE of the table, also when
+-- no version changed (docs/queue.md, "Enqueue triggers"; bench/README.md).
+-- The statement trigger has no column list (UPDATE OF): a version set by a BEFORE
+-- trigger of the host, not in the SET list, must still be enqueued. Disable the row and
+-- statement triggers together or not at all: ids collected with the statement trigger
+-- off wait for the next statement's, or for the sweep.
 -- SECURITY DEFINER: the host application's role needs no rights on the job table.
 
 -- tg_study_questions__study_card_enqueue(): a question whose explanation version is set
--- on insert or changes on update. An UPDATE that leaves every version as it was returns
--- after comparing two pairs of arrays (both transition tables hold the rows in the same
--- order; were it ever to differ, the exact join below runs).
+-- on insert, or changes to a non-null value on update (the WHEN clauses below).
 CREATE OR REPLACE FUNCTION tg_study_questions__study_card_enqueue() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
 AS $$
-DECLARE
-    v_old_ids bigint[];
-    v_old_versions timestamptz[];
-    v_new_ids bigint[];
-    v_new_versions timestamptz[];
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM study_card_enqueue_sources('question', ARRAY(
-            SELECT n.id FROM new_rows n WHERE n.ai_explanation_generated_at IS NOT NULL));
-        RETURN NULL;
-    END IF;
-    SELECT array_agg(id), array_agg(ai_explanation_generated_at) INTO v_old_ids, v_old_versions FROM old_rows;
-    SELECT array_agg(id), array_agg(ai_explanation_generated_at) INTO v_new_ids, v_new_versions FROM new_rows;
-    IF v_old_ids IS NOT DISTINCT FROM v_new_ids AND v_old_versions IS NOT DISTINCT FROM v_new_versions THEN
-        RETURN NULL;
-    END IF;
-    PERFORM study_card_enqueue_sources('question', ARRAY(
-        SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id
-         WHERE n.ai_explanation_generated_at IS NOT NULL
-           AND n.ai_explanation_generated_at IS DISTINCT FROM o.ai_explanation_generated_at));
+    PERFORM study_card_enqueue_source('question', NEW.id);
     RETURN NULL;
 END
 $$;
 REVOKE EXECUTE ON FUNCTION tg_study_questions__study_card_enqueue() FROM PUBLIC;
 
+-- tg_study_questions__study_card_enqueued(): after every INSERT or UPDATE statement.
+CREATE OR REPLACE FUNCTION tg_study_questions__study_card_enqueued() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$
+BEGIN
+    PERFORM study_card_enqueue_statement();
+    RETURN NULL;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION tg_study_questions__study_card_enqueued() FROM PUBLIC;
+
+-- (Earlier installs had statement-level triggers with transition tables under the first
+-- two names; CREATE OR REPLACE TRIGGER turns them into these.)
 CREATE OR REPLACE TRIGGER study_card_enqueue_inserted
     AFTER INSERT ON study_questions
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION tg_study_questions__study_card_enqueue();
+    FOR EACH ROW
+    WHEN (NEW.ai_explanation_generated_at IS NOT NULL)
+    EXECUTE FUNCTION tg_study_questions__study_card_enqueue();
 CREATE OR REPLACE TRIGGER study_card_enqueue_updated
     AFTER UPDATE ON study_questions
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION tg_study_questions__study_card_enqueue();
+    FOR EACH ROW
+    WHEN (NEW.ai_explanation_generated_at IS NOT NULL
+          AND NEW.ai_explanation_generated_at IS DISTINCT FROM OLD.ai_explanation_generated_at)
+    EXECUTE FUNCTION tg_study_questions__study_card_enqueue();
+CREATE OR REPLACE TRIGGER study_card_enqueue_statement
+    AFTER INSERT OR UPDATE ON study_questions
+    FOR EACH STATEMENT
+    EXECUTE FUNCTION tg_study_questions__study_card_enqueued();
 
 -- tg_study_subject_notes__study_card_enqueue(): a note inserted, or updated with another
 -- title or body (the text the LLM reads). Its version is updated_at, which the host
@@ -146,26 +154,36 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
 AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM study_card_enqueue_sources('subject_note', ARRAY(SELECT n.id FROM new_rows n));
-    ELSE
-        PERFORM study_card_enqueue_sources('subject_note', ARRAY(
-            SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id
-             WHERE n.body IS DISTINCT FROM o.body OR n.title IS DISTINCT FROM o.title));
-    END IF;
+    PERFORM study_card_enqueue_source('subject_note', NEW.id);
     RETURN NULL;
 END
 $$;
 REVOKE EXECUTE ON FUNCTION tg_study_subject_notes__study_card_enqueue() FROM PUBLIC;
 
+CREATE OR REPLACE FUNCTION tg_study_subject_notes__study_card_enqueued() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$
+BEGIN
+    PERFORM study_card_enqueue_statement();
+    RETURN NULL;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION tg_study_subject_notes__study_card_enqueued() FROM PUBLIC;
+
 CREATE OR REPLACE TRIGGER study_card_enqueue_inserted
     AFTER INSERT ON study_subject_notes
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION tg_study_subject_notes__study_card_enqueue();
+    FOR EACH ROW
+    EXECUTE FUNCTION tg_study_subject_notes__study_card_enqueue();
 CREATE OR REPLACE TRIGGER study_card_enqueue_updated
     AFTER UPDATE ON study_subject_notes
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION tg_study_subject_notes__study_card_enqueue();
+    FOR EACH ROW
+    WHEN (NEW.body IS DISTINCT FROM OLD.body OR NEW.title IS DISTINCT FROM OLD.title)
+    EXECUTE FUNCTION tg_study_subject_notes__study_card_enqueue();
+CREATE OR REPLACE TRIGGER study_card_enqueue_statement
+    AFTER INSERT OR UPDATE ON study_subject_notes
+    FOR EACH STATEMENT
+    EXECUTE FUNCTION tg_study_subject_notes__study_card_enqueued();
 
 -- tg_study_topics__study_card_focus(): a topic becomes focused or stops being focused:
 -- the unfinished jobs of its sources get the new priority (study_card_refocus).

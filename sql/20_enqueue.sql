@@ -8,6 +8,11 @@
 -- with ON CONFLICT DO NOTHING against study_memo_card_jobs_version_uniq, so one source
 -- version never gets two jobs, and sends at most one NOTIFY per statement (channel
 -- study_card_jobs, payload {"count": N}, N = jobs made runnable now).
+-- The adapter's triggers use study_card_enqueue_source (row level, each row whose version
+-- may be new) and study_card_enqueue_statement (statement level, after those rows): the
+-- rows' ids are collected in the transaction and enqueued in bulk, so a bulk update is
+-- one INSERT ... SELECT per ~300 rows and one NOTIFY, and an update that changes no
+-- version calls nothing per row (docs/queue.md, "Enqueue triggers").
 
 -- study_card_priority(focus) -> smallint
 -- The priority of a job whose source belongs to a topic focused since `focus`
@@ -48,48 +53,9 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_notify(int) FROM PUBLIC;
 
--- study_card_add_jobs(kind, source_ids, user_ids, versions, focus) -> (made,
--- runnable): one pending card_extract job for each source version given (parallel
--- arrays, as the adapter's triggers and the sweep collect them; NULL or empty arrays
--- make nothing), priority study_card_priority(focus); a subject_note's job waits
--- study_card_note_debounce() (run_after) and closes the note's older pending jobs
--- (skipped, stale_version), so typing in a note calls the LLM once. A version that
--- already has its job is left alone (ON CONFLICT DO NOTHING). made = jobs created,
--- runnable = those runnable now; the caller sends the NOTIFY (study_card_notify), so a
--- statement that enqueues several kinds still sends one. Errors: none of its own.
-CREATE OR REPLACE FUNCTION study_card_add_jobs(p_kind text, p_source_ids bigint[], p_user_ids bigint[],
-                                               p_versions timestamptz[], p_focus timestamptz[],
-                                               OUT made int, OUT runnable int)
-LANGUAGE plpgsql
-SET search_path = public, pg_temp
-AS $$
-DECLARE
-    v_debounce interval := CASE WHEN p_kind = 'subject_note' THEN study_card_note_debounce() ELSE interval '0' END;
-BEGIN
-    made := 0;
-    runnable := 0;
-    IF coalesce(cardinality(p_source_ids), 0) = 0 THEN
-        RETURN;
-    END IF;
-    WITH enqueued AS (
-        INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind, priority, run_after)
-        SELECT s.user_id, p_kind, s.id, s.version, 'card_extract', study_card_priority(s.focus), now() + v_debounce
-          FROM unnest(p_source_ids, p_user_ids, p_versions, p_focus) AS s(id, user_id, version, focus)
-        ON CONFLICT DO NOTHING
-        RETURNING source_id, source_version, run_after
-    ), superseded AS (
-        UPDATE study_memo_card_jobs j
-           SET status = 'skipped', error_code = 'stale_version', completed_at = now(),
-               error_message = format('superseded by version %s', e.source_version)
-          FROM enqueued e
-         WHERE p_kind = 'subject_note'
-           AND j.source_kind = p_kind AND j.source_id = e.source_id
-           AND j.status = 'pending' AND j.source_version <> e.source_version
-    )
-    SELECT count(*), count(*) FILTER (WHERE e.run_after <= now()) INTO made, runnable FROM enqueued e;
-END
-$$;
-REVOKE EXECUTE ON FUNCTION study_card_add_jobs(text, bigint[], bigint[], timestamptz[], timestamptz[]) FROM PUBLIC;
+-- Before issue 13 the jobs were made from parallel arrays by study_card_add_jobs;
+-- study_card_add_source_jobs below reads the sources and inserts in one statement.
+DROP FUNCTION IF EXISTS study_card_add_jobs(text, bigint[], bigint[], timestamptz[], timestamptz[]);
 
 -- study_card_topic_focus(topic_id) -> timestamptz: since when the topic is the user's
 -- focus, NULL when it is not (or there is no topic). Inlined into its callers.
@@ -99,6 +65,17 @@ AS $$
     SELECT t.focus FROM study_card_host_topics t WHERE t.id = p_topic_id
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_topic_focus(bigint) FROM PUBLIC;
+
+-- study_card_has_text(text) -> boolean: NOT study_card_is_blank(text), answered
+-- without NFKC and the invisible-character regexes (~10 us per explanation, most of a
+-- bulk enqueue's reading time) when the text holds an ASCII letter or digit or a Hangul
+-- syllable: NFKC keeps those, and none is white space or invisible, so such a text is
+-- never blank. Anything else takes study_card_is_blank's full answer. IMMUTABLE and
+-- without SET so that it inlines.
+CREATE OR REPLACE FUNCTION study_card_has_text(p_text text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN p_text IS NOT NULL AND (p_text ~ '[0-9A-Za-z\uAC00-\uD7A3]' OR NOT study_card_is_blank(p_text));
+REVOKE EXECUTE ON FUNCTION study_card_has_text(text) FROM PUBLIC;
 
 -- study_card_ready_sources() -> (source_kind, source_id, user_id, topic_id, version):
 -- every question and subject note that is ready now (as study_card_source says), with
@@ -111,18 +88,89 @@ LANGUAGE sql STABLE
 AS $$
     SELECT 'question'::text, q.id, q.user_id, q.topic_id, q.version
       FROM study_card_host_questions q
-     WHERE q.version IS NOT NULL AND NOT study_card_is_blank(q.explanation)
+     WHERE q.version IS NOT NULL AND study_card_has_text(q.explanation)
     UNION ALL
     SELECT 'subject_note'::text, n.id, n.user_id, n.topic_id, n.version
       FROM study_card_host_notes n
-     WHERE NOT study_card_is_blank(n.body)
+     WHERE study_card_has_text(n.body)
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_ready_sources() FROM PUBLIC;
 
--- study_card_enqueue_sources(kind, ids) -> int: what the adapter's triggers call with the
--- sources a statement may have given a new version: the ready ones get a job for their
--- current version (study_card_add_jobs), and one NOTIFY goes out for those runnable
--- now. Returns how many jobs it made.
+-- study_card_add_source_jobs(kind, source_ids) -> (made, runnable): of the given
+-- sources of one kind ('question' or 'subject_note'), those ready now get one pending
+-- card_extract job for their current version, priority study_card_priority of their
+-- topic's focus now. A subject_note's job waits study_card_note_debounce() (run_after)
+-- and closes the note's older pending jobs (skipped, stale_version), so typing in a note
+-- calls the LLM once. The ids are read back through the views (study_card_ready_sources):
+-- an id that is missing, deleted, not ready, or whose version has its job already
+-- (ON CONFLICT DO NOTHING) makes nothing; NULL or empty makes nothing. made = jobs
+-- created, runnable = those runnable now. No NOTIFY: the caller sends it, so a
+-- statement that enqueues several kinds still sends one. Errors: 22023 for another kind.
+-- One INSERT ... SELECT per call, whatever the number of ids: the triggers' bulk path.
+CREATE OR REPLACE FUNCTION study_card_add_source_jobs(p_kind text, p_source_ids bigint[],
+                                                      OUT made int, OUT runnable int)
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+-- Planned once per session: with the array a parameter, a custom plan (one element: an
+-- index probe) always looks cheaper than the generic one (ten), so the plan cache would
+-- plan the insert again on every call, ~270 us of a single-row update's ~330. The generic
+-- plan probes the indexes by id as well.
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    v_debounce interval;
+BEGIN
+    made := 0;
+    runnable := 0;
+    IF coalesce(cardinality(p_source_ids), 0) = 0 THEN
+        RETURN;
+    END IF;
+    -- One statement per kind, the kind a constant: the planner drops the other branch
+    -- of study_card_ready_sources, and a question's insert carries no UPDATE to set up.
+    -- The focus by a join, not study_card_topic_focus per row: a SQL function with a
+    -- FROM clause is not inlined, and its call cost ~8 us a row in a bulk update.
+    IF p_kind = 'question' THEN
+        WITH enqueued AS (
+            INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind, priority)
+            SELECT s.user_id, 'question', s.source_id, s.version, 'card_extract', study_card_priority(t.focus)
+              FROM study_card_ready_sources() AS s
+              LEFT JOIN study_card_host_topics t ON t.id = s.topic_id
+             WHERE s.source_kind = 'question' AND s.source_id = ANY (p_source_ids)
+            ON CONFLICT DO NOTHING
+            RETURNING run_after)
+        SELECT count(*), count(*) FILTER (WHERE e.run_after <= now()) INTO made, runnable FROM enqueued e;
+    ELSIF p_kind = 'subject_note' THEN
+        v_debounce := study_card_note_debounce();
+        WITH enqueued AS (
+            INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind, priority, run_after)
+            SELECT s.user_id, 'subject_note', s.source_id, s.version, 'card_extract', study_card_priority(t.focus),
+                   now() + v_debounce
+              FROM study_card_ready_sources() AS s
+              LEFT JOIN study_card_host_topics t ON t.id = s.topic_id
+             WHERE s.source_kind = 'subject_note' AND s.source_id = ANY (p_source_ids)
+            ON CONFLICT DO NOTHING
+            RETURNING source_id, source_version, run_after
+        ), superseded AS (
+            UPDATE study_memo_card_jobs j
+               SET status = 'skipped', error_code = 'stale_version', completed_at = now(),
+                   error_message = format('superseded by version %s', e.source_version)
+              FROM enqueued e
+             WHERE j.source_kind = 'subject_note' AND j.source_id = e.source_id
+               AND j.status = 'pending' AND j.source_version <> e.source_version
+        )
+        SELECT count(*), count(*) FILTER (WHERE e.run_after <= now()) INTO made, runnable FROM enqueued e;
+    ELSE
+        RAISE EXCEPTION 'unknown source kind % to enqueue, expected question or subject_note', p_kind
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_add_source_jobs(text, bigint[]) FROM PUBLIC;
+
+-- study_card_enqueue_sources(kind, ids) -> int: the bulk entry point, for an adapter
+-- whose trigger collects a statement's ids itself (a statement-level trigger with
+-- transition tables; bench/trigger_cost.py measures one): study_card_add_source_jobs,
+-- then one NOTIFY for the jobs runnable now. Returns how many jobs it made.
 CREATE OR REPLACE FUNCTION study_card_enqueue_sources(p_kind text, p_source_ids bigint[]) RETURNS int
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
@@ -130,20 +178,113 @@ AS $$
 DECLARE
     v_added record;
 BEGIN
-    IF coalesce(cardinality(p_source_ids), 0) = 0 THEN
-        RETURN 0;
-    END IF;
-    SELECT a.* INTO v_added
-      FROM (SELECT array_agg(s.source_id) AS ids, array_agg(s.user_id) AS owners, array_agg(s.version) AS versions,
-                   array_agg(study_card_topic_focus(s.topic_id)) AS focus
-              FROM study_card_ready_sources() AS s
-             WHERE s.source_kind = p_kind AND s.source_id = ANY (p_source_ids)) AS r
-     CROSS JOIN LATERAL study_card_add_jobs(p_kind, r.ids, r.owners, r.versions, r.focus) AS a;
+    v_added := study_card_add_source_jobs(p_kind, p_source_ids);
     PERFORM study_card_notify(v_added.runnable);
     RETURN v_added.made;
 END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_enqueue_sources(text, bigint[]) FROM PUBLIC;
+
+-- The adapter's triggers use the next two. A row-level trigger (whose WHEN clause keeps
+-- the rows whose version may be new) calls study_card_enqueue_source(kind, id) for each;
+-- a statement-level trigger on the same table, after every INSERT or UPDATE statement,
+-- calls study_card_enqueue_statement(). Between them the statement's ids wait in
+-- transaction-local settings:
+--   study_card.pending_question, study_card.pending_subject_note
+--       the ids not enqueued yet, comma-separated (at most ~2,000 bytes);
+--   study_card.runnable
+--       how many jobs the statement made runnable so far (for its one NOTIFY).
+-- They are set with set_config(..., true): a rolled-back subtransaction takes its ids
+-- and count back with its jobs, and nothing outlives the transaction. A session that sets
+-- them by hand can only enqueue ready sources' current versions, which the sweep would
+-- enqueue too, or wake workers in vain.
+
+-- study_card_enqueue_ids(kind, ids) -> void: the jobs for a list of pending ids (text,
+-- comma-separated, as collected) via study_card_add_source_jobs; adds the runnable ones
+-- to study_card.runnable. Errors: 22P02 when the list is not one of bigints.
+CREATE OR REPLACE FUNCTION study_card_enqueue_ids(p_kind text, p_ids text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_added record;
+BEGIN
+    v_added := study_card_add_source_jobs(p_kind, string_to_array(p_ids, ',')::bigint[]);
+    IF v_added.runnable > 0 THEN
+        PERFORM set_config('study_card.runnable',
+                           (coalesce(nullif(current_setting('study_card.runnable', true), ''), '0')::int
+                            + v_added.runnable)::text, true);
+    END IF;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_enqueue_ids(text, text) FROM PUBLIC;
+
+-- study_card_enqueue_source(kind, id) -> void: the row-level entry point: the source
+-- (kind 'question' or 'subject_note') may have a new version. Its id joins the
+-- statement's pending ids; a list that reaches 2,000 bytes (~300 ids) is enqueued at
+-- once (study_card_enqueue_ids), the rest by study_card_enqueue_statement. A row costs
+-- an append to a short string (~2 us; setting a longer one costs more per row), and a
+-- bulk update one INSERT ... SELECT per ~300 rows instead of one INSERT per row (~25 us
+-- each: bench/README.md). Call it from an AFTER trigger, after which the views show the
+-- row as the statement left it. No SET search_path (~1 us a row): only the adapter's
+-- SECURITY DEFINER triggers call it, with theirs. Errors: 22023 for another kind.
+CREATE OR REPLACE FUNCTION study_card_enqueue_source(p_kind text, p_id bigint) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_pending text;
+BEGIN
+    IF p_kind = 'question' THEN
+        v_pending := current_setting('study_card.pending_question', true);
+    ELSIF p_kind = 'subject_note' THEN
+        v_pending := current_setting('study_card.pending_subject_note', true);
+    ELSE
+        RAISE EXCEPTION 'unknown source kind % for a trigger, expected question or subject_note', p_kind
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_pending IS NULL OR v_pending = '' THEN
+        PERFORM set_config('study_card.pending_' || p_kind, p_id::text, true);
+    ELSIF octet_length(v_pending) < 2000 THEN  -- octet_length: length() counts characters
+        PERFORM set_config('study_card.pending_' || p_kind, v_pending || ',' || p_id, true);
+    ELSE
+        PERFORM set_config('study_card.pending_' || p_kind, '', true);
+        PERFORM study_card_enqueue_ids(p_kind, v_pending || ',' || p_id);
+    END IF;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_enqueue_source(text, bigint) FROM PUBLIC;
+
+-- study_card_enqueue_statement() -> int: the statement-level entry point, after the
+-- statement's row triggers: enqueues the pending ids of every kind, then sends the one
+-- NOTIFY for the jobs the statement made runnable (study_card.runnable, reset). Returns
+-- that count. A statement that enqueued nothing reads three settings and returns 0.
+CREATE OR REPLACE FUNCTION study_card_enqueue_statement() RETURNS int
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_pending text;
+    v_runnable int;
+BEGIN
+    v_pending := current_setting('study_card.pending_question', true);
+    IF v_pending <> '' THEN
+        PERFORM set_config('study_card.pending_question', '', true);
+        PERFORM study_card_enqueue_ids('question', v_pending);
+    END IF;
+    v_pending := current_setting('study_card.pending_subject_note', true);
+    IF v_pending <> '' THEN
+        PERFORM set_config('study_card.pending_subject_note', '', true);
+        PERFORM study_card_enqueue_ids('subject_note', v_pending);
+    END IF;
+    v_runnable := coalesce(nullif(current_setting('study_card.runnable', true), ''), '0')::int;
+    IF v_runnable > 0 THEN
+        PERFORM set_config('study_card.runnable', '0', true);
+        PERFORM study_card_notify(v_runnable);
+    END IF;
+    RETURN v_runnable;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_enqueue_statement() FROM PUBLIC;
 
 -- study_card_refocus(topic_id) -> int: the topic's focus changed (the adapter's trigger
 -- says so): the unfinished (not terminal) jobs of its questions and notes get
@@ -184,18 +325,14 @@ DECLARE
     v_runnable int := 0;
     v_kind text;
     v_ids bigint[];
-    v_users bigint[];
-    v_versions timestamptz[];
-    v_focus timestamptz[];
     v_added record;
 BEGIN
     IF p_limit IS NULL OR p_limit < 1 THEN
         RAISE EXCEPTION 'p_limit must be at least 1, got %', p_limit USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    FOR v_kind, v_ids, v_users, v_versions, v_focus IN
-        SELECT d.source_kind, array_agg(d.source_id), array_agg(d.user_id), array_agg(d.version),
-               array_agg(study_card_topic_focus(d.topic_id))
-          FROM (SELECT s.*
+    FOR v_kind, v_ids IN
+        SELECT d.source_kind, array_agg(d.source_id)
+          FROM (SELECT s.source_kind, s.source_id
                   FROM study_card_ready_sources() AS s
                  WHERE NOT EXISTS (SELECT FROM study_memo_card_jobs j
                                     WHERE j.source_kind = s.source_kind AND j.source_id = s.source_id
@@ -204,7 +341,7 @@ BEGIN
                  LIMIT p_limit) AS d
          GROUP BY d.source_kind
     LOOP
-        v_added := study_card_add_jobs(v_kind, v_ids, v_users, v_versions, v_focus);
+        v_added := study_card_add_source_jobs(v_kind, v_ids);
         v_made := v_made + v_added.made;
         v_runnable := v_runnable + v_added.runnable;
     END LOOP;

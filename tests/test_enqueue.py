@@ -154,6 +154,84 @@ def test_a_host_role_without_rights_on_the_job_table_still_enqueues(host, db_url
         host.execute(f"DROP ROLE {role}")
 
 
+def trigger_calls(db, statement):
+    """How many times each enqueue trigger function of study_questions ran for
+    `statement`, by name (call counts taken before and after it, in one transaction)."""
+    count = ("SELECT p.proname, coalesce(pg_stat_get_xact_function_calls(p.oid), 0) FROM pg_proc p"
+             " WHERE p.proname LIKE 'tg\\_study\\_questions\\_\\_study\\_card\\_enqueue%'")
+    with db.transaction():
+        db.execute("SET LOCAL track_functions = 'pl'")
+        before = dict(db.execute(count).fetchall())
+        db.execute(statement)
+        return {name: calls - before[name] for name, calls in db.execute(count).fetchall()}
+
+
+def test_an_update_of_other_columns_calls_nothing_per_row(host):
+    host.execute("INSERT INTO study_questions (user_id, stem, ai_explanation, ai_explanation_generated_at)"
+                 " SELECT 1, '문제 ' || g, '설명', %s FROM generate_series(1, 500) g", (V1,))
+
+    other = trigger_calls(host, "UPDATE study_questions SET answer = '③', needs_review = false")
+    version = trigger_calls(host, f"UPDATE study_questions SET ai_explanation_generated_at = '{V2}' WHERE id % 2 = 0")
+
+    # the row-level function is not called (its WHEN fails); the statement-level one once
+    assert other == {"tg_study_questions__study_card_enqueue": 0, "tg_study_questions__study_card_enqueued": 1}
+    assert version == {"tg_study_questions__study_card_enqueue": 250, "tg_study_questions__study_card_enqueued": 1}
+    assert host.execute("SELECT count(*) FROM study_memo_card_jobs WHERE source_version = %s", (V2,)).fetchone()[0] == 250
+
+
+def test_a_version_set_by_a_before_trigger_of_the_host_is_enqueued(host, listener):
+    # the version is not in the SET list: the statement trigger must fire all the same
+    host.execute("""
+        CREATE FUNCTION host_stamp() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN NEW.ai_explanation_generated_at := %L; RETURN NEW; END $$;
+        CREATE TRIGGER host_stamp BEFORE UPDATE OF ai_explanation ON study_questions
+            FOR EACH ROW EXECUTE FUNCTION host_stamp();""".replace("%L", f"'{V2}'"))
+    add_question(host, 1)
+    received(listener)
+
+    host.execute("UPDATE study_questions SET ai_explanation = '새 설명' WHERE id = 1")
+
+    assert [(j[2], j[3]) for j in jobs(host)] == [("2026-03-01 09:00:00+00", "pending"), ("2026-03-02 09:00:00+00", "pending")]
+    assert received(listener) == [{"count": 1}]
+
+
+def test_a_bulk_statement_with_several_batches_is_one_pass(host, listener):
+    # ids of 1 to 5 digits: a few hundred per batch, so 3,000 rows take several
+    host.execute("INSERT INTO study_questions (id, user_id, stem, ai_explanation)"
+                 " SELECT g * 7, 1, '문제', '설명' FROM generate_series(1, 3000) g")
+    host.execute("INSERT INTO study_questions (id, user_id, stem, ai_explanation) VALUES (99991, 1, '문제', ' ')")
+
+    host.execute("UPDATE study_questions SET ai_explanation_generated_at = now()")
+
+    assert host.execute("SELECT count(*), count(DISTINCT source_id), min(source_id), max(source_id)"
+                        " FROM study_memo_card_jobs").fetchone() == (3000, 3000, 7, 21000)
+    leftover = host.execute("SELECT current_setting('study_card.pending_question', true),"
+                            " current_setting('study_card.runnable', true)").fetchone()
+    assert not any(leftover)  # nothing outlives the transaction
+    assert received(listener) == [{"count": 3000}]
+
+
+def test_a_statement_rolled_back_to_a_savepoint_leaves_no_ids_behind(host, db_url, listener):
+    add_question(host, 1, version=None)
+    add_question(host, 2, version=None)
+    host.execute("""
+        CREATE FUNCTION host_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF NEW.id = 2 THEN RAISE EXCEPTION 'refused'; END IF; RETURN NULL; END $$;
+        CREATE TRIGGER zz_host_refuse AFTER UPDATE ON study_questions
+            FOR EACH ROW EXECUTE FUNCTION host_refuse();""")
+    with psycopg.connect(db_url) as conn:
+        conn.execute("SAVEPOINT before")
+        with pytest.raises(psycopg.errors.RaiseException):  # question 1's id was collected, then 2 failed
+            conn.execute("UPDATE study_questions SET ai_explanation_generated_at = %s", (V1,))
+        conn.execute("ROLLBACK TO SAVEPOINT before")
+        conn.execute("INSERT INTO study_subject_notes (id, user_id, title, body, updated_at)"
+                     " VALUES (1, 1, '정규화', '1NF', %s)", (V1,))
+        conn.commit()
+
+    assert [(j[0], j[1]) for j in jobs(host)] == [("subject_note", 1)]
+    assert received(listener) == []  # the note's job waits for its debounce
+
+
 # --- subject notes -------------------------------------------------------------------
 
 def add_note(db, note_id, body="1NF → 2NF → 3NF", updated_at=V1, topic_id=1):

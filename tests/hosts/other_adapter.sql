@@ -65,58 +65,80 @@ SELECT q.id AS question_id, q.user_id, q.topic_id, t.name AS topic_name, q.quest
  WHERE q.review_note IS NOT NULL AND NOT q.archived
  ORDER BY q.id DESC;
 
--- A new explanation (inserted, or its time changed) is a new version of its question.
+-- The enqueue triggers, as in sql/10_host.sql: row level with a WHEN clause, each row's
+-- source id to study_card_enqueue_source; statement level, study_card_enqueue_statement.
+-- A new explanation (inserted, or its time or text changed) is a new version of its question.
 CREATE OR REPLACE FUNCTION tg_study_question_explanations__study_card_enqueue() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
 AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM study_card_enqueue_sources('question', ARRAY(SELECT DISTINCT n.question_id FROM new_rows n));
-    ELSE
-        PERFORM study_card_enqueue_sources('question', ARRAY(
-            SELECT DISTINCT n.question_id FROM new_rows n JOIN old_rows o ON o.id = n.id
-             WHERE n.generated_at IS DISTINCT FROM o.generated_at OR n.body IS DISTINCT FROM o.body));
-    END IF;
+    PERFORM study_card_enqueue_source('question', NEW.question_id);
     RETURN NULL;
 END
 $$;
 REVOKE EXECUTE ON FUNCTION tg_study_question_explanations__study_card_enqueue() FROM PUBLIC;
 
+CREATE OR REPLACE FUNCTION tg_study_question_explanations__study_card_enqueued() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$
+BEGIN
+    PERFORM study_card_enqueue_statement();
+    RETURN NULL;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION tg_study_question_explanations__study_card_enqueued() FROM PUBLIC;
+
 CREATE OR REPLACE TRIGGER study_card_enqueue_inserted
     AFTER INSERT ON study_question_explanations
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION tg_study_question_explanations__study_card_enqueue();
+    FOR EACH ROW
+    EXECUTE FUNCTION tg_study_question_explanations__study_card_enqueue();
 CREATE OR REPLACE TRIGGER study_card_enqueue_updated
     AFTER UPDATE ON study_question_explanations
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION tg_study_question_explanations__study_card_enqueue();
+    FOR EACH ROW
+    WHEN (NEW.generated_at IS DISTINCT FROM OLD.generated_at OR NEW.body IS DISTINCT FROM OLD.body)
+    EXECUTE FUNCTION tg_study_question_explanations__study_card_enqueue();
+CREATE OR REPLACE TRIGGER study_card_enqueue_statement
+    AFTER INSERT OR UPDATE ON study_question_explanations
+    FOR EACH STATEMENT
+    EXECUTE FUNCTION tg_study_question_explanations__study_card_enqueued();
 
 CREATE OR REPLACE FUNCTION tg_study_notes__study_card_enqueue() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
 AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM study_card_enqueue_sources('subject_note', ARRAY(SELECT n.id FROM new_rows n));
-    ELSE
-        PERFORM study_card_enqueue_sources('subject_note', ARRAY(
-            SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id
-             WHERE n.content IS DISTINCT FROM o.content OR n.heading IS DISTINCT FROM o.heading));
-    END IF;
+    PERFORM study_card_enqueue_source('subject_note', NEW.id);
     RETURN NULL;
 END
 $$;
 REVOKE EXECUTE ON FUNCTION tg_study_notes__study_card_enqueue() FROM PUBLIC;
 
+CREATE OR REPLACE FUNCTION tg_study_notes__study_card_enqueued() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$
+BEGIN
+    PERFORM study_card_enqueue_statement();
+    RETURN NULL;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION tg_study_notes__study_card_enqueued() FROM PUBLIC;
+
 CREATE OR REPLACE TRIGGER study_card_enqueue_inserted
     AFTER INSERT ON study_notes
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION tg_study_notes__study_card_enqueue();
+    FOR EACH ROW
+    EXECUTE FUNCTION tg_study_notes__study_card_enqueue();
 CREATE OR REPLACE TRIGGER study_card_enqueue_updated
     AFTER UPDATE ON study_notes
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION tg_study_notes__study_card_enqueue();
+    FOR EACH ROW
+    WHEN (NEW.content IS DISTINCT FROM OLD.content OR NEW.heading IS DISTINCT FROM OLD.heading)
+    EXECUTE FUNCTION tg_study_notes__study_card_enqueue();
+CREATE OR REPLACE TRIGGER study_card_enqueue_statement
+    AFTER INSERT OR UPDATE ON study_notes
+    FOR EACH STATEMENT
+    EXECUTE FUNCTION tg_study_notes__study_card_enqueued();
 
 CREATE OR REPLACE FUNCTION tg_study_topics__study_card_focus() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
