@@ -293,6 +293,45 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_result_cards(jsonb) FROM PUBLIC;
 
+-- study_card_commit_lock(scope, value) -> bigint: the advisory lock key of one thing a
+-- commit may conflict on: ('source', 'question:42'), ('answer', '7:전송계층').
+CREATE OR REPLACE FUNCTION study_card_commit_lock(p_scope text, p_value text) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN hashtextextended('study_card commit ' || p_scope || ' ' || p_value, 0);
+REVOKE EXECUTE ON FUNCTION study_card_commit_lock(text, text) FROM PUBLIC;
+
+-- study_card_lock_commit(job, cards) -> void: the transaction-level advisory locks a
+-- commit takes before it reads what it decides on, always in this order, so that two
+-- commits never wait for each other in a circle:
+--   the job's source: a commit of another version of the same source (supersede and the
+--   version check must see each other);
+--   then, in the order of their lock keys, the answer_key of each of the first cards
+--   (study_card_limits) for the job's user: exact duplicates share it, and the
+--   near-duplicate guard compares only cards that share it, so two sources committing
+--   the same fact at once queue here and the second sees the first's card. Commits of
+--   one user with other answers run in parallel.
+CREATE OR REPLACE FUNCTION study_card_lock_commit(p_job study_memo_card_jobs, p_cards jsonb) RETURNS void
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_key bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock(study_card_commit_lock('source', p_job.source_kind || ':' || p_job.source_id));
+    FOR v_key IN
+        SELECT DISTINCT study_card_commit_lock('answer', p_job.user_id || ':' || k.answer_key)
+          FROM (SELECT study_card_answer_key(c.value ->> 'type', c.value ->> 'answer', c.value ->> 'text') AS answer_key
+                  FROM jsonb_array_elements(p_cards) WITH ORDINALITY AS c(value, ord)
+                 WHERE c.ord <= (study_card_limits()).cards AND jsonb_typeof(c.value) = 'object') AS k
+         WHERE k.answer_key IS NOT NULL
+         ORDER BY 1
+    LOOP
+        PERFORM pg_advisory_xact_lock(v_key);
+    END LOOP;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_lock_commit(study_memo_card_jobs, jsonb) FROM PUBLIC;
+
 -- commit_cards(job_id, worker, result, review) -> the report (see study_card_close_job).
 -- result is the LLM's JSON object as produced: {"cards": [...], "needs_review": null |
 -- {"reason": "…"}}; each card {"type": "qa", "cue", "answer", "evidence": [...]} or
@@ -305,7 +344,7 @@ REVOKE EXECUTE ON FUNCTION study_card_result_cards(jsonb) FROM PUBLIC;
 --     job held by worker (else SQLSTATE 55000, nothing written, so a second call for
 --     the same job fails too); study_card_result_cards: else SQLSTATE 22023;
 --  2. when the source is gone or has moved on (study_card_source_problem, checked
---     under the per-user lock below), the job is closed skipped with that error_code
+--     under study_card_lock_commit's locks), the job is closed skipped with that error_code
 --     (stale_version, source_deleted, no_ready_explanation) and nothing else is written;
 --  3. study_card_judge decides which cards survive and why the others are dropped;
 --     then, when a review was given, study_card_apply_review drops the survivors it
@@ -319,9 +358,10 @@ REVOKE EXECUTE ON FUNCTION study_card_result_cards(jsonb) FROM PUBLIC;
 --  5. the job is closed completed, with error_code all_dropped when no card survived;
 --     needs_review (or all_dropped) flags the source (study_card_flag_for_review, with
 --     the LLM's reason, else 'all_dropped').
--- Commits of one user are serialised (an advisory lock per user), so two sources
--- committing the same card at once cannot both pass the duplicate guard; the unique
--- index study_memo_cards_active_norm_key_uniq stays the last line of defence.
+-- Concurrent commits wait for each other only where they conflict
+-- (study_card_lock_commit): one source's, and those with a card of the same answer for
+-- one user; the unique index study_memo_cards_active_norm_key_uniq stays the last line
+-- of defence.
 -- The 3-argument version shipped before the review; a parameter cannot be added by
 -- CREATE OR REPLACE (sql/90_grants.sql grants the new signature).
 DROP FUNCTION IF EXISTS commit_cards(bigint, text, jsonb);
@@ -347,10 +387,10 @@ DECLARE
     v_retired bigint[];
     v_report jsonb;
 BEGIN
-    -- The lock first, then the version: a commit that waited here behind another one
-    -- of the user must see a version that changed meanwhile, or it would write cards
+    -- The locks first, then the version: a commit that waited here behind another one
+    -- of the source must see a version that changed meanwhile, or it would write cards
     -- of the old version over (and retire) those of a newer job committed just before.
-    PERFORM pg_advisory_xact_lock(hashtextextended('study_card_commit user ' || v_job.user_id, 0));
+    PERFORM study_card_lock_commit(v_job, v_cards);
     v_problem := study_card_source_problem(v_job.source_kind, v_job.source_id, v_job.source_version);
     IF v_problem IS NOT NULL THEN
         v_report := study_card_close_job(v_job.id, 'skipped', v_problem,

@@ -222,9 +222,9 @@ def test_a_requested_document_that_changed_before_the_commit_gets_a_job_for_its_
         (job_id,)).fetchall() == [("pending", V2)]
 
 
-def test_a_new_version_committed_while_the_commit_waits_for_the_user_lock_skips_it(db, db_url, question):
-    """The version is checked after the per-user lock: a commit that waited behind
-    another commit of the user while the explanation was regenerated must not write
+def test_a_new_version_committed_while_the_commit_waits_for_the_source_lock_skips_it(db, db_url, question):
+    """The version is checked after the source's lock: a commit that waited behind
+    another commit of the source while the explanation was regenerated must not write
     cards of the old version (nor retire what the newer version's commit wrote)."""
     job_id = held_and_gathered(db, "question", question)
     result = {}
@@ -233,8 +233,8 @@ def test_a_new_version_committed_while_the_commit_waits_for_the_user_lock_skips_
         with psycopg.connect(db_url, autocommit=True) as conn:
             result["report"] = commit(conn, job_id, CARDS["cards"])
 
-    with db.transaction():  # another commit of user 1 in progress: it holds the lock
-        db.execute("SELECT pg_advisory_xact_lock(hashtextextended('study_card_commit user ' || 1, 0))")
+    with db.transaction():  # another commit of the source in progress: it holds the source's lock
+        db.execute("SELECT pg_advisory_xact_lock(study_card_commit_lock('source', 'question:' || %s))", (question,))
         thread = threading.Thread(target=commit_v1)
         thread.start()
         deadline = time.monotonic() + 10
@@ -385,13 +385,13 @@ def test_deleting_the_user_during_a_commit_waits_and_never_deadlocks(db, db_url,
         except psycopg.Error as error:
             outcome[name] = error.sqlstate
 
-    with db.transaction():  # another commit of user 1 holds the lock: the window is wide open
-        db.execute("SELECT pg_advisory_xact_lock(hashtextextended('study_card_commit user ' || 1, 0))")
+    with db.transaction():  # another commit of the source holds its lock: the window is wide open
+        db.execute("SELECT pg_advisory_xact_lock(study_card_commit_lock('source', 'question:' || %s))", (question,))
         committer = threading.Thread(target=run, args=("commit", "SELECT commit_cards(%s, 'w1', %s)",
                                                        job_id, Jsonb(CARDS)))
         committer.start()
         wait_until(db, "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND NOT granted)",
-                   "the commit did not wait for the user lock")
+                   "the commit did not wait for the source lock")
         deleter = threading.Thread(target=run, args=("delete", "DELETE FROM users WHERE id = 1 RETURNING id"))
         deleter.start()
         wait_until(db, "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype <> 'advisory' AND NOT granted)",
@@ -666,3 +666,64 @@ def test_the_dry_run_refuses_a_job_the_worker_does_not_hold(db, question, case, 
     before = card_rows(db)
     assert sqlstate_of(db, "SELECT study_card_check_result(%s, 'w1', %s)", (job_id, Jsonb(CARDS))) == "55000", case
     assert card_rows(db) == before
+
+
+def commit_while_another_is_open(db, db_url, first_job, first_cards, second_job, second_cards, timeout="5s"):
+    """Commit `first_cards` in an open transaction of `db`; meanwhile commit `second_cards`
+    on another connection (a thread, statement_timeout `timeout`). Returns (first report,
+    whether the second waited for a lock, second report or SQLSTATE)."""
+    second = {}
+
+    def commit_second():
+        with psycopg.connect(db_url, autocommit=True, options=f"-c statement_timeout={timeout}") as conn:
+            try:
+                second["report"] = commit(conn, second_job, second_cards)
+            except psycopg.Error as error:
+                second["report"] = error.sqlstate
+
+    with db.transaction():
+        first = commit(db, first_job, first_cards)
+        thread = threading.Thread(target=commit_second)
+        thread.start()
+        waited = False
+        deadline = time.monotonic() + 10
+        while thread.is_alive() and time.monotonic() < deadline:
+            if db.execute("SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND NOT granted)").fetchone()[0]:
+                waited = True
+                break
+            time.sleep(0.02)
+    thread.join(10)
+    return first, waited, second["report"]
+
+
+@pytest.mark.parametrize("order", ["question 1 first", "question 2 first"])
+@pytest.mark.parametrize(("card", "how"), [
+    (qa("TCP가 속한 계층은?", "전송 계층", Q_TCP), "says the same"),
+    (qa("TCP는 어느 계층에 속하는가?", "전송 계층", Q_TCP), "is a near-duplicate")])
+def test_one_card_from_two_sources_at_once_is_kept_once(db, db_url, question, order, card, how):
+    """Two sources of one user commit the same card (or a near-duplicate) at the same
+    moment, in either order: the second waits on the card's answer lock, then sees the
+    first's card and drops its own as a duplicate; one active card in the end."""
+    other = add_question(db, 1, stem="같은 해설의 다른 문제")
+    jobs = [held_and_gathered(db, "question", question), held_and_gathered(db, "question", other)]
+    if order == "question 2 first":
+        jobs.reverse()
+    first_card = qa("TCP가 속한 계층은?", "전송 계층", Q_TCP)
+    first, waited, second = commit_while_another_is_open(db, db_url, jobs[0], [first_card], jobs[1], [card])
+    assert waited, "the second commit did not wait for the first"
+    assert len(first["kept"]) == 1 and second["kept"] == []
+    assert [d["reason"] for d in second["dropped"]] == ["duplicate"] and how in second["dropped"][0]["detail"]
+    assert db.execute("SELECT count(*) FROM study_memo_cards WHERE deleted_at IS NULL").fetchone()[0] == 1
+
+
+def test_commits_of_one_user_with_other_answers_run_in_parallel(db, db_url, question):
+    """Nothing but a shared answer or source makes commits of one user wait: the second
+    commits while the first's transaction is still open (its statement_timeout would
+    cancel it otherwise)."""
+    other = add_question(db, 1, stem="같은 해설의 다른 문제")
+    job_1, job_2 = held_and_gathered(db, "question", question), held_and_gathered(db, "question", other)
+    first, waited, second = commit_while_another_is_open(
+        db, db_url, job_1, [qa("TCP가 속한 계층은?", "전송 계층", Q_TCP)],
+        job_2, [qa("모든 결정자가 후보 키인 정규형은?", "BCNF", Q_BCNF)], timeout="3s")
+    assert not waited
+    assert len(first["kept"]) == 1 and len(second["kept"]) == 1
