@@ -369,6 +369,8 @@ CREATE OR REPLACE FUNCTION commit_cards(p_job_id bigint, p_worker text, p_result
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
+-- for every function it calls: their patterns are backslash escapes in string literals
+SET standard_conforming_strings = on
 AS $$
 DECLARE
     v_job study_memo_card_jobs := study_card_lock_job(p_job_id, p_worker);
@@ -470,6 +472,8 @@ CREATE OR REPLACE FUNCTION study_card_check_result(p_job_id bigint, p_worker tex
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
+-- for every function it calls: their patterns are backslash escapes in string literals
+SET standard_conforming_strings = on
 AS $$
 DECLARE
     v_job study_memo_card_jobs := study_card_lock_job(p_job_id, p_worker);
