@@ -25,6 +25,7 @@ BENCHMARKS = {
     "gather": "study_card_gather at 10,000 and 100,000 chunks",
     "quality": "commit_cards on a reviewed corpus of model replies: false drops and bad cards caught",
     "recall": "recall@5 of study_card_gather on a labelled Korean set: stem-only vs current query",
+    "live_install": "writer's worst stall while schema apply installs and upgrades (100,000 chunks)",
 }
 
 
