@@ -102,38 +102,101 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_related_by_vector(bigint, vector, integer, text, bigint) FROM PUBLIC;
 
--- study_card_related_by_text(user_id, query, limit, skip_kind, skip_id)
--- -> (source_kind, source_id, rank): like study_card_related_by_vector, ranked by
--- pg_trgm word similarity of query to the chunk content / note body, highest first,
--- among the rows that pass `query <% text` (pg_trgm.word_similarity_threshold;
--- study_card_gather sets 0.2: Korean particles glued to words cost trigrams, so a
--- related chunk often scores only 0.2 to 0.3). Each branch is an
--- ORDER BY query <<-> text LIMIT (word distance = 1 - word_similarity) that the GiST
--- trigram indexes serve nearest first, stopping after limit rows. Inlined like the
--- vector search.
+-- study_card_related_by_text(user_id, query, limit, skip_kind, skip_id, near_chunks,
+-- near_notes) -> (source_kind, source_id, rank): the user's chunks (of documents not
+-- deleted) and notes (not deleted) with a non-blank text, ranked by pg_trgm word
+-- similarity of query to the chunk content / note body, highest first (then kind, id),
+-- at most limit rows, rank 1…limit, among those with word similarity >= 0.2 (Korean
+-- particles glued to words cost trigrams, so a related chunk often scores only 0.2 to
+-- 0.3). skip_kind/skip_id as in study_card_related_by_vector. Called by
+-- study_card_gather only.
+-- Bounded: it computes word similarity for at most ~2 × 120 + the near rows, whatever the
+-- number of rows (bench/README.md, "gather"), and finds
+--   every row with word similarity >= 0.5 while at most 120 rows share that many of the
+--   query's trigrams (the GIN trigram index's candidates at threshold 0.5; more: the
+--   first 120 of them in the table's physical order);
+--   rows from 0.2 only when fewer than limit rows reached 0.5: the first 120 candidates
+--   at threshold 0.2 in physical order, ranked;
+--   near_chunks / near_notes (ids; the vector search's candidates), ranked by the same
+--   similarity, so a row close in meaning is ranked lexically too wherever the capped
+--   passes stopped.
+-- Exact (the ranking a full scan gives) when the candidates fit the cap; otherwise the
+-- best among the first candidates in physical order. Restores the threshold setting.
 CREATE OR REPLACE FUNCTION study_card_related_by_text(
-    p_user_id bigint, p_query text, p_limit integer, p_skip_kind text, p_skip_id bigint)
+    p_user_id bigint, p_query text, p_limit integer, p_skip_kind text, p_skip_id bigint,
+    p_near_chunks bigint[] DEFAULT NULL, p_near_notes bigint[] DEFAULT NULL)
 RETURNS TABLE (source_kind text, source_id bigint, rank bigint)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
+-- Planned once per session (study_card_gather's force_custom_plan would plan each of its
+-- statements on every call, ~2-5 ms apiece): every plan is the GIN bitmap scan anyway.
+SET plan_cache_mode = force_generic_plan
 AS $$
-    SELECT hit.kind, hit.id, row_number() OVER (ORDER BY hit.distance, hit.kind, hit.id)
+DECLARE
+    -- Candidates per pass: word similarity of a short query and a 40-word chunk takes
+    -- 10-60 us, computed twice for a candidate (the operator's recheck, the distance).
+    c_candidates constant integer := 120;
+    c_passes constant real[] := ARRAY[0.5, 0.2];
+    v_saved text := current_setting('pg_trgm.word_similarity_threshold', true);
+    v_threshold real;
+    v_kinds text[] := '{}';
+    v_ids bigint[] := '{}';
+    v_distances real[] := '{}';
+    v_found integer;
+BEGIN
+    IF p_query IS NULL OR btrim(p_query) = '' OR p_limit < 1 THEN
+        RETURN;
+    END IF;
+    -- The vector search's candidates, ranked by the same similarity (index-free: by id).
+    SELECT coalesce(array_agg(h.kind), '{}'), coalesce(array_agg(h.id), '{}'), coalesce(array_agg(h.distance), '{}')
+      INTO v_kinds, v_ids, v_distances
       FROM ((SELECT 'document_chunk'::text AS kind, c.id, p_query <<-> c.content AS distance
                FROM study_card_host_chunks c
-              WHERE p_query <% c.content AND c.user_id = p_user_id
-                AND btrim(c.content) <> '' AND (p_skip_kind <> 'document' OR c.document <> p_skip_id)
-              ORDER BY p_query <<-> c.content
-              LIMIT p_limit)
+              WHERE c.id = ANY (p_near_chunks) AND c.user_id = p_user_id
+                AND btrim(c.content) <> '' AND (p_skip_kind <> 'document' OR c.document <> p_skip_id))
             UNION ALL
             (SELECT 'subject_note'::text, n.id, p_query <<-> n.body
                FROM study_card_host_notes n
-              WHERE p_query <% n.body AND n.user_id = p_user_id
-                AND btrim(n.body) <> '' AND (p_skip_kind <> 'subject_note' OR n.id <> p_skip_id)
-              ORDER BY p_query <<-> n.body
-              LIMIT p_limit)) AS hit
-     ORDER BY hit.distance, hit.kind, hit.id
-     LIMIT p_limit
+              WHERE n.id = ANY (p_near_notes) AND n.user_id = p_user_id
+                AND btrim(n.body) <> '' AND (p_skip_kind <> 'subject_note' OR n.id <> p_skip_id))) AS h
+     WHERE h.distance <= 0.8 + 1e-6;
+    FOREACH v_threshold IN ARRAY c_passes LOOP
+        PERFORM set_config('pg_trgm.word_similarity_threshold', v_threshold::text, true);
+        -- Each branch: the GIN trigram index's candidates (query <% text: the index keeps
+        -- the rows holding at least threshold × the query's trigrams, the recheck computes
+        -- the similarity), the first c_candidates of them; no ORDER BY, so the bitmap
+        -- scan stops there instead of ranking every candidate.
+        SELECT v_kinds || coalesce(array_agg(h.kind), '{}'), v_ids || coalesce(array_agg(h.id), '{}'),
+               v_distances || coalesce(array_agg(h.distance), '{}')
+          INTO v_kinds, v_ids, v_distances
+          FROM ((SELECT 'document_chunk'::text AS kind, c.id, p_query <<-> c.content AS distance
+                   FROM (SELECT c.id, c.content FROM study_card_host_chunks c
+                          WHERE p_query <% c.content AND c.user_id = p_user_id
+                            AND btrim(c.content) <> '' AND (p_skip_kind <> 'document' OR c.document <> p_skip_id)
+                          LIMIT c_candidates) AS c)
+                UNION ALL
+                (SELECT 'subject_note'::text, n.id, p_query <<-> n.body
+                   FROM (SELECT n.id, n.body FROM study_card_host_notes n
+                          WHERE p_query <% n.body AND n.user_id = p_user_id
+                            AND btrim(n.body) <> '' AND (p_skip_kind <> 'subject_note' OR n.id <> p_skip_id)
+                          LIMIT c_candidates) AS n)) AS h;
+        SELECT count(DISTINCT (f.kind, f.id)) INTO v_found
+          FROM unnest(v_kinds, v_ids, v_distances) AS f(kind, id, distance)
+         WHERE f.distance <= 1 - v_threshold + 1e-6;  -- as <% compares, give or take a rounding
+        EXIT WHEN v_found >= p_limit;
+    END LOOP;
+    PERFORM set_config('pg_trgm.word_similarity_threshold', coalesce(v_saved, '0.6'), true);
+    RETURN QUERY
+        SELECT r.kind, r.id, row_number() OVER (ORDER BY r.distance, r.kind, r.id)
+          FROM (SELECT DISTINCT f.kind, f.id, f.distance
+                  FROM unnest(v_kinds, v_ids, v_distances) AS f(kind, id, distance)
+                 WHERE f.distance <= 0.8 + 1e-6
+                 ORDER BY f.distance, f.kind, f.id
+                 LIMIT p_limit) AS r
+         ORDER BY r.distance, r.kind, r.id;
+END
 $$;
-REVOKE EXECUTE ON FUNCTION study_card_related_by_text(bigint, text, integer, text, bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION study_card_related_by_text(bigint, text, integer, text, bigint, bigint[], bigint[]) FROM PUBLIC;
+DROP FUNCTION IF EXISTS study_card_related_by_text(bigint, text, integer, text, bigint);
 
 -- study_card_gather(job_id, k default 6, query_embedding default NULL, worker) ->
 -- (handle, source_kind, source_id, title, body, score): S1 is the job's own source (a
@@ -157,12 +220,10 @@ RETURNS TABLE (handle text, source_kind text, source_id bigint, title text, body
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
 -- The planner prices a distance as one cheap operator on a vector that lives in TOAST
--- and would rather seq-scan than walk HNSW; a bitmap scan would recheck every trigram
--- candidate instead of walking GiST nearest first and stopping at the limit.
+-- and would rather seq-scan than walk HNSW (or the GIN trigram index's bitmap).
 SET enable_seqscan = off
-SET enable_bitmapscan = off
 SET plan_cache_mode = force_custom_plan
--- Korean particles glued to words cost trigrams: a related chunk often scores 0.2-0.3.
+-- study_card_related_by_text sets it per pass; restored on return.
 SET pg_trgm.word_similarity_threshold = 0.2
 AS $$
 DECLARE
@@ -211,14 +272,18 @@ BEGIN
     SELECT coalesce(jsonb_agg(jsonb_build_object('kind', f.kind, 'id', f.id, 'score', f.score)
                               ORDER BY f.score DESC, f.kind, f.id), '[]')
       INTO v_related
-      FROM (SELECT hit.source_kind AS kind, hit.source_id AS id, sum(1.0 / (60 + hit.rank))::double precision AS score
-              FROM (SELECT * FROM study_card_related_by_vector(v_job.user_id, v_query, v_pool,
-                                                               v_job.source_kind, v_job.source_id)
-                     WHERE v_query IS NOT NULL
+      FROM (WITH near AS MATERIALIZED (
+                SELECT * FROM study_card_related_by_vector(v_job.user_id, v_query, v_pool,
+                                                           v_job.source_kind, v_job.source_id)
+                 WHERE v_query IS NOT NULL)
+            SELECT hit.source_kind AS kind, hit.source_id AS id, sum(1.0 / (60 + hit.rank))::double precision AS score
+              FROM (SELECT * FROM near
                     UNION ALL
-                    SELECT * FROM study_card_related_by_text(v_job.user_id,
-                                                             study_card_source_query(v_job.source_kind, v_job.source_id),
-                                                             v_pool, v_job.source_kind, v_job.source_id)) AS hit
+                    SELECT * FROM study_card_related_by_text(
+                        v_job.user_id, study_card_source_query(v_job.source_kind, v_job.source_id),
+                        v_pool, v_job.source_kind, v_job.source_id,
+                        ARRAY(SELECT n.source_id FROM near n WHERE n.source_kind = 'document_chunk'),
+                        ARRAY(SELECT n.source_id FROM near n WHERE n.source_kind = 'subject_note'))) AS hit
              GROUP BY hit.source_kind, hit.source_id
              ORDER BY 3 DESC, 1, 2
              LIMIT p_k) AS f;

@@ -1,5 +1,5 @@
 """sql/30_gather.sql: what study_card_gather returns and records, whose rows it may
-return, and (with 10,000 chunks) that its searches use the HNSW and trigram indexes."""
+return, and (with 10,000 chunks) that its searches use the HNSW and GIN trigram indexes."""
 
 import time
 
@@ -242,11 +242,21 @@ def test_with_10000_chunks_the_searches_use_the_hnsw_and_trigram_indexes(db):
     vector_plan = [row[0] for row in db.execute(
         "EXPLAIN (ANALYZE, COSTS OFF) SELECT * FROM study_card_related_by_vector(1, %s::vector, 24, 'question', 0)",
         (embedding(1),))]
-    text_plan = [row[0] for row in db.execute(
-        "EXPLAIN (ANALYZE, COSTS OFF) SELECT * FROM study_card_related_by_text(1, %s, 24, 'question', 0)", (STEM,))]
+    # the lexical search is PL/pgSQL: the plans of its statements, from auto_explain
+    notices = []
+    db.add_notice_handler(lambda notice: notices.append(notice.message_primary))
+    db.execute("LOAD 'auto_explain'")
+    for setting, value in (("log_min_duration", "0"), ("log_nested_statements", "on"), ("log_analyze", "on"),
+                           ("log_level", "notice")):
+        db.execute(f"SET auto_explain.{setting} = {value}")
+    db.execute("SELECT * FROM study_card_related_by_text(1, %s, 24, 'question', 0)", (STEM,)).fetchall()
+    db.execute("SET auto_explain.log_min_duration = -1")
+    text_plan = [line for notice in notices if "document_chunks" in notice for line in notice.splitlines()]
     scans = [line.strip()[:120] for line in vector_plan + text_plan if "Scan" in line]
     assert any("Index Scan using study_card_document_chunks_embedding_idx" in line for line in scans), "\n".join(scans)
-    assert any("Index Scan using study_card_document_chunks_content_trgm_idx" in line for line in scans), "\n".join(scans)
+    assert any("Bitmap Index Scan on study_card_document_chunks_content_gin_idx" in line for line in scans), \
+        "\n".join(scans)
+    assert not any("Seq Scan on document_chunks" in line for line in scans), "\n".join(scans)
 
     timings = []
     for _ in range(5):
@@ -259,7 +269,45 @@ def test_with_10000_chunks_the_searches_use_the_hnsw_and_trigram_indexes(db):
                         " WHERE c.id = ANY(%s)", (chunk_ids,)).fetchall()
     assert owners == [(1,)]
     print(f"\ngather over 10,000 chunks: best {min(timings) * 1000:.1f} ms, median {sorted(timings)[2] * 1000:.1f} ms;"
-          f" vector search: {vector_plan[-1].strip()}; trigram search: {text_plan[-1].strip()}")
+          f" vector search: {vector_plan[-1].strip()}")
+
+
+def lexical(db, query, near_chunks=None):
+    """study_card_related_by_text for user 1 as gather calls it: [(kind, id)] by rank."""
+    return [(kind, source_id) for kind, source_id, _ in db.execute(
+        "SELECT * FROM study_card_related_by_text(1, %s, 24, 'question', 0, %s, NULL) ORDER BY rank",
+        (query, near_chunks)).fetchall()]
+
+
+def test_the_lexical_search_finds_a_strong_match_behind_many_weak_ones(db):
+    """300 chunks hold one of the query's two words (word similarity ~0.38), then one holds
+    both (1.0), last in the table: the capped candidates at threshold 0.2 are the first
+    ~120 weak ones, but the pass at 0.5 finds the strong one wherever it is."""
+    add_user(db, 1)
+    _, weak = add_document(db, 1, "교재", [f"교착상태 설명 {i}" for i in range(300)])
+    _, strong = add_document(db, 1, "정리", ["교착상태 은행원알고리즘 요약"])
+    db.execute("ANALYZE document_chunks")
+
+    found = lexical(db, "교착상태 은행원알고리즘")
+
+    assert found[0] == ("document_chunk", strong[0])
+    assert len(found) == 24 and set(found[1:]) <= {("document_chunk", chunk) for chunk in weak}
+
+
+def test_the_vector_searchs_candidates_are_ranked_lexically_too(db):
+    """A chunk that the capped passes do not reach (after 300 weak matches, word similarity
+    0.47: under 0.5) is ranked by its word similarity when the vector search hands it
+    over; one under 0.2 is not."""
+    add_user(db, 1)
+    _, chunks = add_document(db, 1, "교재", [f"교착상태 설명 {i}" for i in range(300)]
+                             + ["교착상태의 은행원", "페이지 교체"])
+    db.execute("ANALYZE document_chunks")
+    medium, unrelated = ("document_chunk", chunks[300]), ("document_chunk", chunks[301])
+
+    assert medium not in lexical(db, "교착상태 은행원알고리즘")
+    found = lexical(db, "교착상태 은행원알고리즘", [chunks[300], chunks[301]])
+    assert found[0] == medium and unrelated not in found
+    assert found[1:] == [("document_chunk", chunk) for chunk in chunks[:23]]  # the weak ones tie: by id
 
 
 # A small labelled set (issue 10 §3): each question with the notes and chunks a learner
