@@ -318,7 +318,8 @@ class Worker:
             if not sources:  # the source is gone or moved on: gather closed the job
                 self.outcome(job, "skipped", None, call, note="closed by gather: the source is gone or changed")
                 return
-            schema = conn.execute("SELECT study_card_result_schema(%s) AS schema", (self.config.max_cards,)
+            schema = conn.execute("SELECT study_card_result_schema(%s, %s, %s) AS schema",
+                                  (job["id"], self.config.max_cards, self.config.name)
                                   ).fetchone()["schema"] if self.config.response_format else None
             result = parse_reply(self.ask_llm(PROMPT.substitute(max_cards=self.config.max_cards),
                                               format_sources(sources), call, schema))
