@@ -169,11 +169,12 @@ def write_apkg(notes: list[Note], path: Path, deck: str) -> None:
 
 
 def write_tsv(notes: list[Note], path: Path) -> None:
-    """Anki's plain-text import (Anki 2.1.55 and later read these headers): GUID, note
-    type, deck, the two fields of Anki's Basic / Cloze note types, tags."""
+    """Anki's plain-text import (Anki 2.1.55 and later read these headers): note type,
+    deck, the two fields of Anki's Basic / Cloze note types, tags, GUID. The GUID is not
+    the first column: it may begin with '#', which starts a comment line."""
     with open(path, "w", encoding="utf-8", newline="") as out:
-        out.write("#separator:tab\n#html:true\n#guid column:1\n#notetype column:2\n#deck column:3\n"
-                  "#tags column:6\n")
+        out.write("#separator:tab\n#html:true\n#notetype column:1\n#deck column:2\n#tags column:5\n"
+                  "#guid column:6\n")
         writer = csv.writer(out, delimiter="\t", lineterminator="\n")
         for note in notes:
             evidence, source = note.fields[-2:]
@@ -182,7 +183,7 @@ def write_tsv(notes: list[Note], path: Path) -> None:
                 front, back, notetype = note.fields[0], f"{note.fields[1]}<hr>{extra}", "Basic"
             else:
                 front, back, notetype = note.fields[0], extra, "Cloze"
-            writer.writerow([note.guid, notetype, note.deck, front, back, " ".join(note.tags)])
+            writer.writerow([notetype, note.deck, front, back, " ".join(note.tags), note.guid])
 
 
 def main(argv: list[str] | None = None) -> int:

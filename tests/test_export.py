@@ -173,19 +173,19 @@ def test_tsv_for_ankis_plain_text_import(db, db_url, study, tmp_path):
     run_export(db_url, "--user", "1", "--format", "tsv", str(tmp_path / "cards.txt"))
     lines = (tmp_path / "cards.txt").read_text(encoding="utf-8").splitlines()
     headers = [line for line in lines if line.startswith("#")]
-    assert headers == ["#separator:tab", "#html:true", "#guid column:1", "#notetype column:2", "#deck column:3",
-                       "#tags column:6"]
-    rows = list(csv.reader([line for line in lines if not line.startswith("#")], delimiter="\t"))
+    assert headers == ["#separator:tab", "#html:true", "#notetype column:1", "#deck column:2", "#tags column:5",
+                       "#guid column:6"]
+    rows = list(csv.reader(lines[len(headers):], delimiter="\t"))
     assert all(len(row) == 6 for row in rows) and len(rows) == 5
-    by_front = {row[3]: row for row in rows}
+    by_front = {row[2]: row for row in rows}
     tcp = by_front["TCP가 속한 계층은?"]
-    assert tcp[1:3] == ["Basic", "암기 카드::데이터베이스"] and tcp[4].startswith('전송 계층<hr><div class="evidence"><ul><li>“TCP는')
-    assert "주제: 데이터베이스<br>문제: 제2정규형(2NF)의 조건으로 옳은 것은?" in tcp[4]
-    assert tcp[5] == "topic::데이터베이스 card::qa source::question"
+    assert tcp[:2] == ["Basic", "암기 카드::데이터베이스"] and tcp[3].startswith('전송 계층<hr><div class="evidence"><ul><li>“TCP는')
+    assert "주제: 데이터베이스<br>문제: 제2정규형(2NF)의 조건으로 옳은 것은?" in tcp[3]
+    assert tcp[4] == "topic::데이터베이스 card::qa source::question"
     udp = by_front["UDP는 {{c1::비연결}} 프로토콜이다"]
-    assert udp[1] == "Cloze" and "UDP는 비연결 프로토콜이다" in udp[4]
+    assert udp[0] == "Cloze" and "UDP는 비연결 프로토콜이다" in udp[3]
     apkg_guids = {note.guid for note in export.read_notes(db, 1, None, export.DEFAULT_DECK, None)}
-    assert {row[0] for row in rows} == apkg_guids
+    assert {row[5] for row in rows} == apkg_guids, "the GUIDs last: one may begin with '#'"
 
 
 def test_no_cards_is_an_empty_deck(db, db_url, tmp_path):
