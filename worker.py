@@ -13,8 +13,9 @@ job is retried. The worker maps what happened to the one function that records i
     anything else                     -> study_card_fail(unknown, message)
     gather returns no source          -> nothing: gather closed the job (source gone or changed)
     SQLSTATE 55000 (another worker took the job over) -> log and move on
-With MLX_RESPONSE_FORMAT=on the JSON Schema of the result is fetched for each job from
-study_card_result_schema(WORKER_MAX_CARDS), so it always matches the installed SQL.
+With MLX_RESPONSE_FORMAT=on the JSON Schema of the job's result is fetched for each job from
+study_card_result_schema(job, WORKER_MAX_CARDS, worker): quotes narrowed to the gathered
+sources' sentences, so a server that enforces it (llama.cpp, vLLM) quotes verbatim.
 With WORKER_REVIEW=on a second call (study_cards/prompts.py's REVIEW_PROMPT) shows the model
 the cards study_card_check_result would keep; its verdicts go to commit_cards untouched,
 JSON null when the call failed or its reply held no JSON (commit_cards then keeps the cards).
@@ -48,7 +49,7 @@ SETTINGS = [  # (environment variable, default, meaning): read by Config, listed
     ("MLX_API_KEY", "", "sent as 'Authorization: Bearer <key>' when set"),
     ("MLX_TIMEOUT", "180", "seconds one chat-completions call may take, then llm_timeout"),
     ("MLX_MAX_TOKENS", "2048", "max_tokens of one answer"),
-    ("MLX_RESPONSE_FORMAT", "off", "on: send study_card_result_schema() as response_format (llama.cpp, vLLM)"),
+    ("MLX_RESPONSE_FORMAT", "off", "on: send the job's study_card_result_schema as response_format (llama.cpp, vLLM)"),
     ("WORKER_CONCURRENCY", "1", "jobs in flight at once (one database connection each)"),
     ("WORKER_LEASE", "600", "seconds a claimed job is leased; renewed every lease/3 while it runs"),
     ("WORKER_POLL_INTERVAL", "30", "seconds between safety-net claims and connection checks"),

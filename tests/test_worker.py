@@ -64,7 +64,7 @@ def test_sources_go_in_as_handle_title_body_blocks():
     assert text == "[S1] 2NF의 조건은?\n본문 1\n둘째 줄\n\n[S2] \n노트"
 
 
-def test_prompt_is_korean_and_names_the_rules():
+def test_prompt_is_korean_and_names_the_rules(db):
     prompt = worker.PROMPT.substitute(max_cards=5)
     for phrase in ("최소 정보 원칙", "{{c1::답}}", "{{c1::답::힌트}}", "그대로", "최대 5장", "needs_review", '"source": "S1"',
                    # issue 10 §3: labelled S1, question numbers quoted, units, names with digits,
@@ -72,9 +72,15 @@ def test_prompt_is_korean_and_names_the_rules():
                    "정답, 해설", "문제 문장도 quote로", '"30회"가 아니라', "IPv4", "모델·뷰·컨트롤러", "목록이 아니라",
                    "두 장을 만들지 않습니다", "(O/X)"):
         assert phrase in prompt
-    # the format example's placeholders are words, not "…": a small model copies them
-    example = prompt[prompt.index('{"cards"'):]
-    assert "…" not in example and '"quote": "자료 문장 그대로"' in example
+    # The format example's placeholders are "…", which normalises to nothing: a small
+    # model that copies the template (Gemma 270M does, into every field) writes cards the
+    # guards drop, even when the per-job schema forces a real sentence as the quote.
+    # Words as placeholders ("묻는 말" -> "답") made such copies pass every guard.
+    example = json.loads(prompt[prompt.index('{"cards"'):])
+    qa, cloze = example["cards"]
+    qa["evidence"][0]["quote"] = "제2정규형은 부분 함수 종속을 제거한 릴레이션이다."  # as a per-job schema would
+    assert db.execute("SELECT study_card_shape_problem(%s), study_card_cloze_problem(%s)",
+                      (Jsonb(qa), cloze["text"])).fetchone() == ("cue is empty", "c1 has an empty deletion")
 
 
 def test_help_lists_every_setting():
@@ -226,10 +232,20 @@ def test_settings_reach_the_request(db, db_url, question, llm):
              MLX_MAX_TOKENS="512", WORKER_MAX_CARDS="3")
     request, headers = llm.requests[0], llm.headers[0]
     assert (request["model"], request["max_tokens"]) == ("qwen3-8b", 512)
-    # exactly what SQL returns, in its order (a constrained decoder writes properties in it)
-    schema = db.execute("SELECT study_card_result_schema(3)").fetchone()[0]
-    expected = {"type": "json_schema", "json_schema": {"name": "study_memo_cards", "schema": schema}}
-    assert json.dumps(request["response_format"]) == json.dumps(expected)
+    # the job's own schema from SQL, in its order (a constrained decoder writes properties
+    # in it): the generic one, with each evidence item's source and quote narrowed to the
+    # gathered handles and their sentences
+    sent = request["response_format"]
+    assert (sent["type"], sent["json_schema"]["name"], list(sent["json_schema"])) == (
+        "json_schema", "study_memo_cards", ["name", "schema"])
+    schema, generic = sent["json_schema"]["schema"], db.execute("SELECT study_card_result_schema(3)").fetchone()[0]
+    [item] = schema["properties"]["cards"]["items"]["anyOf"][0]["properties"]["evidence"]["items"]["anyOf"]
+    assert item["properties"]["source"] == {"const": "S1"}
+    assert "제2정규형은 부분 함수 종속을 제거한 릴레이션이다." in item["properties"]["quote"]["enum"]
+    generic_item = generic["properties"]["cards"]["items"]["anyOf"][0]["properties"]["evidence"]["items"]
+    for shape in schema["properties"]["cards"]["items"]["anyOf"]:
+        shape["properties"]["evidence"]["items"] = generic_item
+    assert json.dumps(schema) == json.dumps(generic)
     assert "최대 3장" in request["messages"][0]["content"]
     assert headers["Authorization"] == "Bearer sekret"
 

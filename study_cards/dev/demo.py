@@ -61,9 +61,9 @@ DROPPED_SHOWN = 3  # dropped cards printed as the model wrote them
 # note a recorded reply cites is among the handles, as it was when it was recorded.
 REPLAY_GATHER_K = "12"
 SMALL_MODEL_WARNING = (
-    "A 270M model writes poor cards: it mostly copies the prompt's example card (묻는 말 -> 답)\n"
-    "around quotes that the per-job schema keeps verbatim. The guards drop most of them;\n"
-    "one that passes is still no card to learn from. The point of this run is that every part\n"
+    "A 270M model writes poor cards: it mostly copies the prompt's example card, whose\n"
+    "placeholders (…) the guards drop as empty, around quotes the per-job schema keeps\n"
+    "verbatim. The point of this run is that every part\n"
     "runs for real. To see what a capable model's cards look like in seconds: ./run demo --replay.\n"
     "For cards of your own, set MLX_BASE_URL to a real model (docs/first-ten-minutes.md).")
 REPLAY_NOTICE = (
