@@ -1,4 +1,5 @@
--- The worker's database role: created if missing (roles are cluster-wide; needs CREATEROLE).
+-- The worker's database role, study_card_worker (NOLOGIN), created if missing.
+-- Roles are cluster-wide, so the applying role needs CREATEROLE.
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'study_card_worker') THEN

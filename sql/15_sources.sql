@@ -2,16 +2,17 @@
 -- the text an LLM reads of it, whether its job may run; and whether the caller holds a
 -- job, which every worker-facing function checks.
 
--- study_card_source(kind, id) -> one row (user_id, topic_id, version, ready), or no row
--- when the source is missing or soft-deleted. kind is a job source kind: question,
--- subject_note or document; version is what jobs store in source_version; ready says
--- there is something to extract from (a non-blank explanation with its version, a
--- non-blank note body, a document with a non-blank chunk). Reads the host's views.
+-- study_card_source(kind, id) -> (user_id, topic_id, version, ready): one row for a job
+-- source (question, subject_note, document), none when it is missing or soft-deleted;
+-- version is what jobs store in source_version, ready says there is something to
+-- extract from. Errors: none.
 CREATE OR REPLACE FUNCTION study_card_source(p_kind text, p_id bigint)
 RETURNS TABLE (user_id bigint, topic_id bigint, version timestamptz, ready boolean)
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = public, pg_temp
 AS $$
+    -- ready: a non-blank explanation with its version; a non-blank note body; a document
+    -- with a non-blank chunk
     SELECT q.user_id, q.topic_id, q.version, q.version IS NOT NULL AND NOT study_card_is_blank(q.explanation)
       FROM study_card_host_questions q
      WHERE p_kind = 'question' AND q.id = p_id
@@ -27,32 +28,19 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION study_card_source(text, bigint) FROM PUBLIC;
 
--- study_card_source_text(kind, id) -> text
--- The text an LLM reads and evidence quotes are checked against, for one source row:
---   question       its parts labelled, each from the start of a line, a blank part
---                  left out:
---                    문제: <stem>
---                    보기:
---                    ①. <choice 1>          (study_card_question_choices: the host's
---                    ②. <choice 2> …         own labels for object choices; a choices
---                                            value that is a JSON string as it is)
---                    정답: <answer>          (study_card_question_answer: a choice
---                                            number or label shown with its choice,
---                                            '정답: ①. 부분 함수 종속 제거')
---                    해설: <explanation>
---                  Labels and choice numbers are text like any other: a quote with or
---                  without them verifies ('①. 부분 함수 종속 제거', '① 부분 함수 종속
---                  제거' and '부분 함수 종속 제거' are all in '…1부분함수종속제거…' after
---                  study_card_norm, which keeps the 1 that NFKC makes of ①).
---   subject_note   title, body
---   document_chunk content
---   document       its chunks' content in order
+-- study_card_source_text(kind, id) -> text: the text an LLM reads and evidence quotes
+-- are checked against: a question's parts labelled (문제, 보기, 정답, 해설; docs/cards.md),
+-- a note's title and body, a document_chunk's content, a document's chunks in order.
 -- NULL when the row is missing or soft-deleted (a chunk of a deleted document too).
+-- Errors: none.
 CREATE OR REPLACE FUNCTION study_card_source_text(p_kind text, p_id bigint) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = public, pg_temp
 AS $$
     SELECT CASE p_kind
+        -- each part from the start of a line, a blank part left out; 보기: the choices'
+        -- lines (study_card_question_choices), or a string or number as it is; 정답: a
+        -- choice number or label shown with its choice (study_card_question_answer)
         WHEN 'question' THEN (
             SELECT concat_ws(E'\n',
                 CASE WHEN NOT study_card_is_blank(q.question)
@@ -82,10 +70,10 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION study_card_source_text(text, bigint) FROM PUBLIC;
 
--- study_card_source_problem(kind, id, version) -> text
--- Why a job for this source version must not run: 'source_deleted' (missing or
--- soft-deleted), 'stale_version' (the source has moved on to another non-null
--- version), 'no_ready_explanation' (nothing to extract from); NULL when it may run.
+-- study_card_source_problem(kind, id, version) -> text: why a job for this source
+-- version must not run: 'source_deleted' (missing or soft-deleted), 'stale_version'
+-- (the source has moved on to another non-null version), 'no_ready_explanation'
+-- (nothing to extract from); NULL when it may run. Errors: none.
 CREATE OR REPLACE FUNCTION study_card_source_problem(p_kind text, p_id bigint, p_version timestamptz)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -100,15 +88,11 @@ AS $$
       LEFT JOIN study_card_source(p_kind, p_id) AS s ON true
 $$;
 
--- study_card_held_job(job_id, worker) -> the job row, locked FOR UPDATE.
--- "Holds the job" means status = 'processing' AND locked_by = worker AND locked_by_role
--- = session_user: the worker's name, claimed from the same login role as the caller
--- (study_card_claim records it). An expired lease that nobody took over still counts.
--- session_user, not current_user: inside the SECURITY DEFINER functions that call this,
--- current_user is their owner, and a member of study_card_worker cannot change its
--- session_user. Raises SQLSTATE 55000 (object_not_in_prerequisite_state) when the job
--- does not exist, is not held by that worker name, or was claimed by another login
--- role; the message says which.
+-- study_card_held_job(job_id, worker) -> study_memo_card_jobs: the job, when the caller
+-- holds it: processing, locked_by = worker, locked_by_role = session_user (an expired
+-- lease nobody took over still counts). Errors: 55000 when the job is missing, not held
+-- by that worker or claimed by another login role; the message says which. Locks: the
+-- job row FOR UPDATE. Release, fail, gather, the result schema and commit_cards call it.
 CREATE OR REPLACE FUNCTION study_card_held_job(p_job_id bigint, p_worker text)
 RETURNS study_memo_card_jobs
 LANGUAGE plpgsql
@@ -127,6 +111,9 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = format('status %s, locked by %s', v_job.status, coalesce(v_job.locked_by, 'nobody'));
     END IF;
+    -- session_user, not current_user: inside the SECURITY DEFINER functions that call
+    -- this, current_user is their owner, and a member of study_card_worker cannot change
+    -- its session_user
     IF v_job.locked_by_role IS DISTINCT FROM session_user THEN
         RAISE EXCEPTION 'study card job % was claimed by login role %, not by this session''s role %',
                         p_job_id, v_job.locked_by_role, session_user

@@ -1,24 +1,12 @@
--- The job queue, part 2: what workers do with jobs.
---   pending --claim--> processing --commit_cards--> completed
---                       |  heartbeat extends the lease
---                       |  release: back to pending, the attempt not counted
---                       |  fail: back to pending after a backoff, or failed, or skipped
---                       |  lease expired: taken over by the next claim (or reaped)
--- "Holds the job" means status = 'processing' AND locked_by = the worker AND
--- locked_by_role = the caller's login role (session_user), as recorded by the claim; an
--- expired lease that nobody took over still counts (study_card_held_job,
--- sql/10_sources.sql). The worker's name is its label in logs; the role is what a
--- member of study_card_worker cannot pretend to be.
--- Leaving processing always clears locked_by and lease_expires_at (a CHECK requires it).
--- Leases are capped at study_card_max_lease(), and a lease is over at
--- study_card_lease_end(): whatever lease_expires_at says, at most that cap after its
--- last renewal.
+-- The job queue, part 2: what workers do with jobs (claim, heartbeat, release, fail,
+-- reap) and the backoff and lease rules they share. The lifecycle, holding a job and
+-- leases: docs/queue.md. Leaving processing always clears locked_by and
+-- lease_expires_at (a CHECK requires it).
 
--- study_card_retry_delay(attempts int) -> interval
--- The exponential backoff before a retry, after the attempt numbered `attempts` failed:
--- base * 2^(attempts - 1), at most 1 hour. base = the setting study_card.retry_delay
--- (an interval; default 1 minute; an invalid or negative value means the default).
--- With the defaults: 1 min after the first attempt, 2 min after the second, then 4, 8 ...
+-- study_card_retry_delay(attempts int) -> interval: the backoff after the attempt
+-- numbered `attempts` failed: study_card.retry_delay * 2^(attempts - 1), at most 1 hour
+-- (the setting: an interval, 1 minute when unset, invalid or negative; so 1 min, 2, 4 …).
+-- Errors: none.
 CREATE OR REPLACE FUNCTION study_card_retry_delay(p_attempts int) RETURNS interval
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
@@ -32,16 +20,16 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_retry_delay(int) FROM PUBLIC;
 
--- study_card_next_status(p_error_code text, p_attempts int, p_max_attempts int) -> text
--- The status of a job whose attempt (the p_attempts-th) ended with p_error_code, read
--- from the vocabulary (study_card_error_codes, migration 0013): 'pending' (retried) when
--- the code is retryable and p_attempts < p_max_attempts, else the code's closes_with.
--- NULL for a code the vocabulary does not know. Used by fail, claim and reap.
--- Errors: none. (A string body: it adds no dependency on the table.)
+-- study_card_next_status(error_code, attempts, max_attempts) -> text: the status of a
+-- job whose attempt (the attempts-th) ended with error_code, from the vocabulary
+-- (study_card_error_codes): 'pending' when the code is retryable and attempts <
+-- max_attempts, else the code's closes_with; NULL for an unknown code. Errors: none.
+-- Used by fail, claim and reap.
 CREATE OR REPLACE FUNCTION study_card_next_status(p_error_code text, p_attempts int, p_max_attempts int)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = public, pg_temp
+-- a string body: it adds no dependency on the table
 AS $$
     SELECT CASE WHEN e.retryable AND p_attempts < p_max_attempts THEN 'pending' ELSE e.closes_with END
       FROM study_card_error_codes e
@@ -49,15 +37,11 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_next_status(text, int, int) FROM PUBLIC;
 
--- study_card_max_lease() -> interval
--- The longest lease claim and heartbeat grant, and how long after its last renewal
--- any lease is over: the setting study_card.max_lease as the database's (ALTER DATABASE
--- <db> SET study_card.max_lease = '30 minutes') or every database's (ALTER ROLE ALL SET
--- …) default, read from pg_db_role_setting; default 1 hour; an invalid or non-positive
--- value means the default. A session's own SET, its connection options (PGOPTIONS) and a
--- role's own default are ignored on purpose: a worker could set those itself, to give
--- itself a long lease, or a short cap under which every other worker's lease looks
--- expired. Changing it takes effect at once (for leases already granted too).
+-- study_card_max_lease() -> interval: the longest lease claim and heartbeat grant, and
+-- how long after its last renewal any lease is over: study_card.max_lease as set for
+-- the database (ALTER DATABASE … SET) or for every database (ALTER ROLE ALL SET); 1 hour
+-- when unset, invalid or not positive. A change applies at once, to leases already
+-- granted too. Errors: none.
 CREATE OR REPLACE FUNCTION study_card_max_lease() RETURNS interval
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -69,6 +53,9 @@ AS $$
            FROM (SELECT substr(c.setting, strpos(c.setting, '=') + 1) AS value, s.setdatabase
                    FROM pg_db_role_setting s
                   CROSS JOIN unnest(s.setconfig) AS c(setting)
+                  -- the database's defaults only: a session's SET, PGOPTIONS and a
+                  -- role's own default are a worker's to set, for a long lease of its
+                  -- own or a short cap under which every other lease looks expired
                   WHERE s.setrole = 0
                     AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
                     AND split_part(c.setting, '=', 1) = 'study_card.max_lease') AS v
@@ -78,29 +65,24 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_max_lease() FROM PUBLIC;
 
--- study_card_lease_end(lease_expires_at, lease_renewed_at) -> timestamptz
--- When a processing job's lease is over: lease_expires_at, but at most
--- study_card_max_lease() after the lease was last set (claim, heartbeat). So a lease
--- stored before the cap existed, or before the cap was lowered, ends like any other.
--- Claim takes a job over, reap reaps it, and the stats view counts it expired once this
--- is in the past. Plain SQL without SET, so that it inlines into those queries (a
--- string body: a RETURN body would make it depend on study_card_max_lease, and the
--- rollback of migration 0002 drops the project's functions one by one).
+-- study_card_lease_end(lease_expires_at, lease_renewed_at) -> timestamptz: when a
+-- processing job's lease is over: lease_expires_at, but at most study_card_max_lease()
+-- after it was last set, so a lease granted before the cap was lowered ends like any
+-- other. Claim, reap and the stats view read it. Errors: none.
 CREATE OR REPLACE FUNCTION study_card_lease_end(p_lease_expires_at timestamptz, p_lease_renewed_at timestamptz)
 RETURNS timestamptz
+-- without SET, so that it inlines into claim's, reap's and the stats view's queries
 LANGUAGE sql STABLE PARALLEL SAFE
+-- a string body: a RETURN body would depend on study_card_max_lease, and the rollback of
+-- migration 0002 drops the project's functions one by one
 AS $$ SELECT least(p_lease_expires_at, p_lease_renewed_at + study_card_max_lease()) $$;
 REVOKE EXECUTE ON FUNCTION study_card_lease_end(timestamptz, timestamptz) FROM PUBLIC;
 
--- study_card_carry_request(p_job_id bigint) -> bigint, the new job's id, or NULL.
--- Documents are extracted on request only: no trigger or sweep follows their versions.
--- So when a document job is closed as stale_version (the document changed after the
--- request), the request is carried to the document's current version: a pending
--- card_extract job for it, with the old job's priority (ON CONFLICT DO NOTHING against
--- study_memo_card_jobs_version_uniq, so an existing job of that version is kept).
--- Does nothing for other kinds (their triggers and the sweep enqueue new versions) or
--- other outcomes. Sends the NOTIFY for the new job. Called by study_card_claim and
--- commit_cards inside their transaction.
+-- study_card_carry_request(job_id) -> bigint: after a document job was closed skipped as
+-- stale_version, a pending job for the document's current version, with the old job's
+-- priority; returns its id (NOTIFY sent), or NULL: another kind or outcome, or that
+-- version has a job already. Errors: none. Called by claim and commit_cards, which
+-- closed the job in the same transaction.
 CREATE OR REPLACE FUNCTION study_card_carry_request(p_job_id bigint) RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
@@ -108,13 +90,15 @@ AS $$
 DECLARE
     v_new_id bigint;
 BEGIN
+    -- documents only: no trigger or sweep follows their versions, so the request would
+    -- be lost; the other kinds' new versions are enqueued by their triggers and the sweep
     INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind, priority)
     SELECT j.user_id, j.source_kind, j.source_id, s.version, j.kind, j.priority
       FROM study_memo_card_jobs j
      CROSS JOIN LATERAL study_card_source(j.source_kind, j.source_id) AS s
      WHERE j.id = p_job_id AND j.source_kind = 'document' AND j.error_code = 'stale_version'
        AND j.status = 'skipped' AND s.version IS NOT NULL
-    ON CONFLICT DO NOTHING
+    ON CONFLICT DO NOTHING  -- study_memo_card_jobs_version_uniq: that version's job stays
     RETURNING id INTO v_new_id;
     PERFORM study_card_notify(CASE WHEN v_new_id IS NULL THEN 0 ELSE 1 END);
     RETURN v_new_id;
@@ -122,26 +106,12 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_carry_request(bigint) FROM PUBLIC;
 
--- study_card_claim(p_worker text, p_limit int DEFAULT 1, p_lease interval DEFAULT '10 minutes')
---   -> SETOF study_memo_card_jobs, the claimed jobs as they are now.
--- Claims up to p_limit jobs for p_worker: status processing, attempts + 1, started_at,
--- locked_by = p_worker, locked_by_role = session_user (the caller's login role: every
--- later call for the job must come from it), lease_renewed_at = now(),
--- lease_expires_at = now() + least(p_lease, study_card_max_lease()): a longer lease is
--- capped, not refused (the returned rows show the lease granted). FOR UPDATE SKIP
--- LOCKED, so concurrent claimers never get the same job.
--- Order: first jobs whose lease is over (study_card_lease_end < now(): a vanished
--- worker's; taken over, takeovers + 1, the lost attempt recorded as error_code
--- lease_expired), then pending jobs with run_after <= now(), highest priority first,
--- then the oldest (lowest id). Jobs whose lease is over with no attempt left are closed
--- on the way (lease_expired, takeovers + 1; status from study_card_next_status: failed).
--- A job whose source is gone, not ready or at another version is closed here
--- (error_code source_deleted / no_ready_explanation / stale_version, from
--- study_card_source_problem; status: the code's closes_with, skipped) and not returned
--- (a requested document that changed is carried to its current version:
--- study_card_carry_request); claim goes on until it has p_limit jobs or the queue has
--- no more runnable ones.
--- Errors: 22023 when p_worker is blank, p_limit < 1 or p_lease is not positive.
+-- study_card_claim(worker, limit = 1, lease = '10 minutes') -> SETOF study_memo_card_jobs:
+-- up to limit jobs, now processing for worker and the caller's login role, leased for
+-- least(lease, study_card_max_lease()): expired leases first, then runnable pending jobs
+-- by priority, then id; closes on the way, unreturned, jobs whose source is gone, not
+-- ready or moved on, and expired leases with no attempt left. Errors: 22023 for a blank
+-- worker, limit < 1 or a lease not positive. Locks: the job rows FOR UPDATE SKIP LOCKED.
 CREATE OR REPLACE FUNCTION study_card_claim(p_worker text, p_limit int DEFAULT 1,
                                             p_lease interval DEFAULT '10 minutes')
 RETURNS SETOF study_memo_card_jobs
@@ -178,6 +148,9 @@ BEGIN
                      AND study_card_next_status('lease_expired', attempts, max_attempts) <> 'pending'
                      FOR UPDATE SKIP LOCKED);
 
+    -- Until limit jobs: first the jobs whose lease is over (a vanished worker's) and that
+    -- have an attempt left, then pending jobs whose run_after has come; highest priority
+    -- first, then the oldest.
     LOOP
         v_ids := ARRAY(SELECT id FROM study_memo_card_jobs
                         WHERE status = 'processing' AND study_card_lease_end(lease_expires_at, lease_renewed_at) < now()
@@ -194,6 +167,9 @@ BEGIN
         END IF;
         EXIT WHEN cardinality(v_ids) = 0;
 
+        -- A job whose source is gone, not ready or at another version is closed with
+        -- study_card_source_problem's code (closes_with: skipped) and not returned; a
+        -- requested document that changed is carried to its current version.
         UPDATE study_memo_card_jobs j
            SET status = e.closes_with, error_code = c.problem, completed_at = now(),
                error_message = format('closed at claim by %s', p_worker),
@@ -205,6 +181,9 @@ BEGIN
          WHERE j.id = c.id;
         PERFORM study_card_carry_request(id) FROM unnest(v_ids) AS id;
 
+        -- locked_by_role: every later call for the job must come from this login role; a
+        -- longer lease is capped, not refused (the rows returned show the lease granted);
+        -- a job taken over records the lost attempt as lease_expired
         RETURN QUERY
         UPDATE study_memo_card_jobs j
            SET status = 'processing', attempts = j.attempts + 1, started_at = now(),
@@ -231,20 +210,12 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_claim(text, int, interval) FROM PUBLIC;
 
--- study_card_heartbeat(p_job_id bigint, p_worker text, p_lease interval DEFAULT '10 minutes')
---   -> boolean, three-valued:
---   true   the caller holds the job (study_card_held_job's test: processing, locked_by =
---          p_worker, locked_by_role = session_user): the lease now runs to now() +
---          least(p_lease, study_card_max_lease()) (capped, not refused). When another
---          transaction has the job row locked (commit_cards closing the job, which can
---          take a while), the lease is left as it is and the answer comes from a plain
---          read: the heartbeat never waits for a row lock.
---   false  another worker holds the job now (its lease was taken over): the caller's
---          work on it is lost, and every other call for it is refused (55000).
---   NULL   nobody holds the job: it is closed (completed, failed, skipped: e.g. by the
---          caller's own commit_cards a moment ago), back in the queue, or missing.
--- Locks: the job row FOR NO KEY UPDATE SKIP LOCKED. Errors: 22023 when p_lease is not
--- positive.
+-- study_card_heartbeat(job_id, worker, lease = '10 minutes') -> boolean: true when the
+-- caller holds the job (study_card_held_job's test), its lease now running to now() +
+-- least(lease, study_card_max_lease()); false when another worker holds it now; NULL
+-- when nobody does (closed, back in the queue, missing). Errors: 22023 when lease is
+-- not positive. Locks: the job row FOR NO KEY UPDATE SKIP LOCKED, never waiting: when
+-- another transaction holds it, the answer comes from a plain read, the lease unchanged.
 CREATE OR REPLACE FUNCTION study_card_heartbeat(p_job_id bigint, p_worker text,
                                                 p_lease interval DEFAULT '10 minutes')
 RETURNS boolean
@@ -258,6 +229,8 @@ BEGIN
     IF p_lease IS NULL OR p_lease <= interval '0' THEN
         RAISE EXCEPTION 'p_lease must be positive, got %', p_lease USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- never wait: the row's holder may be commit_cards closing the job, which can take a
+    -- while
     SELECT * INTO v_job FROM study_memo_card_jobs WHERE id = p_job_id FOR NO KEY UPDATE SKIP LOCKED;
     v_locked := FOUND;
     IF NOT v_locked THEN  -- missing, or its row is locked by another transaction
@@ -278,12 +251,11 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_heartbeat(bigint, text, interval) FROM PUBLIC;
 
--- study_card_release(p_job_id bigint, p_worker text, p_delay interval DEFAULT '0') -> void
--- Gives a held job back without spending an attempt (the LLM machine is asleep, the
--- worker is shutting down): pending, attempts - 1, run_after = now() + p_delay, lease
--- cleared; error_code and error_message stay as they were. NOTIFY when p_delay is zero.
--- Errors: 55000 when the caller does not hold the job (study_card_held_job); 22023 when
--- p_delay is negative. Locks: the job row (FOR UPDATE).
+-- study_card_release(job_id, worker, delay = '0') -> void: gives a held job back without
+-- spending an attempt: pending, attempts - 1, run_after = now() + delay, the lease
+-- cleared, error_code and error_message kept; NOTIFY when delay is zero. Errors: 22023
+-- when delay is negative; 55000 when the caller does not hold the job. Locks: the job
+-- row FOR UPDATE.
 CREATE OR REPLACE FUNCTION study_card_release(p_job_id bigint, p_worker text,
                                               p_delay interval DEFAULT '0')
 RETURNS void
@@ -304,21 +276,12 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_release(bigint, text, interval) FROM PUBLIC;
 
--- study_card_fail(p_job_id bigint, p_worker text, p_error_code text, p_message text)
---   -> text, the job's new status.
--- Records a failed attempt of a held job (study_card_held_job) with a code the vocabulary
--- lets a worker record (study_card_error_codes.recorded_by = 'worker': parse_fail,
--- llm_timeout, unknown; all retryable). The new status is study_card_next_status: back
--- to 'pending' with run_after = now() + study_card_retry_delay(attempts) while attempts
--- < max_attempts, else the code's closes_with ('failed'). error_code and error_message
--- (the first 2000 characters of p_message) are stored; the lease is cleared;
--- completed_at is set when the job is closed.
--- The other codes are the database's alone (claim, reap and commit_cards record them);
--- a worker that could record one that ends a job for good would close a current
--- version for good (the sweep never extracts it again).
--- Errors: 22023 for a code the worker may not record or the vocabulary does not know
--- (checked first; the message lists the worker's codes); 55000 when the caller does not
--- hold the job. Locks: the job row (FOR UPDATE).
+-- study_card_fail(job_id, worker, error_code, message) -> text, the job's new status:
+-- records a failed attempt of a held job (study_card_next_status: 'pending' after
+-- study_card_retry_delay while attempts are left, else 'failed'), the code and the
+-- first 2000 characters of message; the lease cleared. Errors: 22023 for a code a worker
+-- may not record (recorded_by <> 'worker') or unknown, checked first; 55000 when the
+-- caller does not hold the job. Locks: the job row FOR UPDATE.
 CREATE OR REPLACE FUNCTION study_card_fail(p_job_id bigint, p_worker text, p_error_code text,
                                            p_message text)
 RETURNS text
@@ -337,6 +300,9 @@ BEGIN
         RAISE EXCEPTION 'unknown error code %', coalesce(quote_literal(p_error_code), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = format('a worker records one of: %s', v_worker_codes);
+    -- The other codes are the database's (claim, reap and commit_cards record them): a
+    -- worker that could record one that ends a job for good would close a current
+    -- version for good (the sweep never extracts it again).
     ELSIF v_code.recorded_by <> 'worker' THEN
         RAISE EXCEPTION 'error code % is recorded by the database only, not through study_card_fail', p_error_code
             USING ERRCODE = 'invalid_parameter_value',
@@ -357,14 +323,11 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_fail(bigint, text, text, text) FROM PUBLIC;
 
--- study_card_reap() -> int, how many jobs it handled.
--- For operators (claim does the same on its way, job by job): every processing job whose
--- lease is over (study_card_lease_end < now(), so a lease stored longer than
--- study_card_max_lease() is over that long after its last renewal) goes back to
--- pending, runnable now, or is closed when it has no attempt left
--- (study_card_next_status: failed); error_code lease_expired either way, the lost
--- attempt counted, takeovers + 1. Jobs locked by a concurrent transaction are left for
--- the next call (FOR UPDATE SKIP LOCKED). NOTIFY for the jobs made pending. Errors: none.
+-- study_card_reap() -> int, how many jobs it handled: for operators (claim does the same
+-- on its way), every processing job whose lease is over (study_card_lease_end) back to
+-- pending, runnable now, or closed failed with no attempt left; lease_expired either
+-- way, takeovers + 1; NOTIFY for the jobs made pending. Errors: none. Locks: those job
+-- rows FOR UPDATE SKIP LOCKED (a row locked elsewhere waits for the next call).
 CREATE OR REPLACE FUNCTION study_card_reap() RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp

@@ -1,11 +1,10 @@
--- The job queue, part 3: operations from psql (see the README's queue section).
+-- The job queue, part 3: what an operator does from psql (docs/queue.md, "Operations";
+-- the psql lines: docs/operations.md): retry, prune, and the two stats views.
 
--- study_card_retry(p_job_id bigint) -> boolean
--- Puts one failed job back: pending, attempts 0, runnable now, completed_at cleared; its
--- last error_code and error_message stay until the job closes again. Returns true when
--- the job was failed and is now pending, false otherwise (missing, or not failed: use
--- study_card_request to re-extract a completed or skipped source version).
--- NOTIFY when it returns true. Errors: none.
+-- study_card_retry(job_id) -> boolean: puts one failed job back (pending, attempts 0,
+-- runnable now; error_code and error_message stay until it closes again) and NOTIFYs;
+-- false for a job missing or not failed (study_card_request re-extracts a completed or
+-- skipped version). Errors: none. Locks: the job row.
 CREATE OR REPLACE FUNCTION study_card_retry(p_job_id bigint) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
@@ -23,11 +22,9 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_retry(bigint) FROM PUBLIC;
 
--- study_card_retry_failed(p_error_code text DEFAULT NULL) -> int
--- study_card_retry for every failed job, or only those whose error_code is p_error_code;
--- returns how many went back to pending. NOTIFY with that count.
--- Errors: 22023 when p_error_code is not in the vocabulary (study_card_error_codes), so
--- that a misspelt code is not read as "none failed with it".
+-- study_card_retry_failed(error_code = NULL) -> int: study_card_retry for every failed
+-- job, or those with that error_code; returns how many, NOTIFY with that count.
+-- Errors: 22023 for a code not in study_card_error_codes. Locks: those job rows.
 CREATE OR REPLACE FUNCTION study_card_retry_failed(p_error_code text DEFAULT NULL) RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
@@ -35,6 +32,7 @@ AS $$
 DECLARE
     v_retried int;
 BEGIN
+    -- a misspelt code must not read as "none failed with it"
     IF p_error_code IS NOT NULL AND NOT EXISTS (SELECT FROM study_card_error_codes WHERE code = p_error_code) THEN
         RAISE EXCEPTION 'unknown error code %', quote_literal(p_error_code)
             USING ERRCODE = 'invalid_parameter_value',
@@ -50,13 +48,10 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_retry_failed(text) FROM PUBLIC;
 
--- study_card_prune(p_older_than interval) -> int, how many jobs it deleted.
--- Deletes finished jobs (completed, failed, skipped) that finished more than p_older_than
--- ago, except the job of each source's current version: that job is the idempotency
--- record (without it the sweep would extract the same version again), so it stays
--- whatever its age and status. Jobs of older versions and of deleted sources go. Cards
--- keep their rows; their job_id / superseded_by_job become NULL (ON DELETE SET NULL).
--- Errors: 22023 when p_older_than is NULL or negative.
+-- study_card_prune(older_than interval) -> int, how many jobs it deleted: the finished
+-- jobs (terminal statuses) that finished more than older_than ago, except the job of
+-- each source's current version. Cards keep their rows (job_id, superseded_by_job: ON
+-- DELETE SET NULL). Errors: 22023 when older_than is NULL or negative.
 CREATE OR REPLACE FUNCTION study_card_prune(p_older_than interval) RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
@@ -71,6 +66,8 @@ BEGIN
     DELETE FROM study_memo_card_jobs j
      WHERE j.status IN (SELECT status FROM study_card_job_statuses WHERE terminal)
        AND coalesce(j.completed_at, j.created_at) < now() - p_older_than
+       -- the current version's job is the idempotency record: without it the sweep would
+       -- extract that version again; older versions' and deleted sources' jobs go
        AND NOT EXISTS (SELECT FROM study_card_source(j.source_kind, j.source_id) AS s
                         WHERE s.version = j.source_version);
     GET DIAGNOSTICS v_pruned = ROW_COUNT;
@@ -79,26 +76,11 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_prune(interval) FROM PUBLIC;
 
--- study_card_job_stats: one row per (status, error_code) present, in lifecycle order
--- (study_card_job_statuses), with
---   terminal           the status ends the job (study_card_job_statuses)
---   retryable          the error code sends the job back to pending while attempts are
---                      left (study_card_error_codes); NULL without an error code
---   jobs               how many jobs are in that state
---   runnable           pending jobs whose run_after has come (claimable now)
---   expired_leases     processing jobs whose lease is over (study_card_lease_end: a
---                      vanished worker's; the next claim takes them over)
---   oldest_age         age of the oldest job of a state that is not terminal
---   finished_last_day  jobs that finished within the last 24 hours
---   median_duration, p95_duration
---                      their processing time (completed_at - started_at, the last attempt)
---   taken_over         jobs whose lease was lost at least once (a claim took the job over
---                      or study_card_reap reaped it), whatever happened to them later:
---                      a completed job keeps this record, while its error_code no
---                      longer says lease_expired
---   takeovers          how many leases those jobs lost in all (the takeovers column)
--- Migration 0013 dropped the view of the earlier layout; CREATE OR REPLACE keeps grants
--- an operator gave on it.
+-- study_card_job_stats: one row per (status, error_code) present, in lifecycle order:
+-- terminal, retryable (NULL without a code), jobs, runnable, expired_leases, oldest_age,
+-- finished_last_day, median_duration, p95_duration, taken_over, takeovers; the columns
+-- are described in docs/operations.md, "Monitoring". CREATE OR REPLACE keeps the grants
+-- an operator gave (migration 0013 dropped the earlier layout).
 CREATE OR REPLACE VIEW study_card_job_stats AS
 SELECT j.status,
        s.terminal,
@@ -114,6 +96,8 @@ SELECT j.status,
            FILTER (WHERE j.completed_at > now() - interval '1 day') AS median_duration,
        percentile_cont(0.95) WITHIN GROUP (ORDER BY j.completed_at - j.started_at)
            FILTER (WHERE j.completed_at > now() - interval '1 day') AS p95_duration,
+       -- a lease lost at least once, whatever came after: a completed job keeps this
+       -- record while its error_code no longer says lease_expired
        count(*) FILTER (WHERE j.takeovers > 0) AS taken_over,
        sum(j.takeovers) AS takeovers
   FROM study_memo_card_jobs j
@@ -124,13 +108,11 @@ SELECT j.status,
  GROUP BY j.status, s.lifecycle_order, s.terminal, j.error_code, e.retryable
  ORDER BY s.lifecycle_order, j.error_code NULLS FIRST;
 
--- study_card_drop_stats: one row per drop reason (study_card_drop_reasons, in guard
--- order; every reason appears, 0 when none), over the last report of every job the
--- table holds (payload->'report'->'dropped'; study_card_prune deletes old jobs):
---   reason, guard_order  the reason and its place in the guard order
---   dropped_cards        how many cards were dropped with it
---   jobs                 how many jobs dropped at least one card with it
--- A reason found in a report but not in the vocabulary is listed last, guard_order NULL.
+-- study_card_drop_stats: (reason, guard_order, dropped_cards, jobs), one row per drop
+-- reason in guard order, 0 when none, over the last report of every job the table holds
+-- (payload->'report'->'dropped'; study_card_prune deletes old jobs): the cards dropped
+-- with it and the jobs that dropped one. A reason not in study_card_drop_reasons comes
+-- last, guard_order NULL.
 CREATE OR REPLACE VIEW study_card_drop_stats AS
 SELECT coalesce(r.reason, d.reason) AS reason,
        r.guard_order,

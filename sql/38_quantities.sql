@@ -1,90 +1,11 @@
--- The numbers and the names with digits that a text states, for the quantity guard of
--- commit_cards (DESIGN.md, "quantity_unsupported"): a card must not state a number that
--- its quotes do not state, and must not name an identifier with digits (col2, IPv4,
--- 2NF, 제2정규형, ISO 9001) that its cited sources do not contain.
--- Pure functions of their arguments. Every text is read as a learner sees it:
--- study_card_visible (NFKC, default-ignorable characters removed), so full-width and
--- circled digits, ㎞, ％ and ℃ are plain, and '5<U+200B>5년' reads as 55년.
--- This file sorts before 40_guards.sql, whose study_card_leaks calls
--- study_card_quantities.
---
--- What counts as a number (study_card_number_tokens, the one reader the others share;
--- the word lists are study_card_quantity_words):
---  * ASCII digits: '10,000' (thousands separators), '3.5' (decimals), then a Korean
---    multiplier (천, 백, 만, 십만, 백만, 천만, 억, 십억, 백억, 천억, 조) and a unit,
---    spaces allowed between them. '1억 2천만 원' is two numbers, 1억 and 2천만원, on
---    the card as in the quote.
---  * Units: %, 퍼센트 (%), 퍼센트포인트 and %p (%p), 년, 개년 (년), 개월, 주, 주일 (주),
---    일, 시간, 분, 초, 원, 명, 개, 건, 회, 배, 층, 세, 분기, 세기, 세대, 주년, °C (℃), °F;
---    and km cm mm nm μm m kg mg g ms μs ns s min KB kB MB GB TB PB B bps Kbps Mbps Gbps
---    Hz kHz MHz GHz kW W V mL L, case as written, when no Latin letter or digit
---    follows (after a multiplier: attached, '10만km').
---  * A Hangul unit or multiplier counts only when it ends its word: it is the whole
---    word, or the rest of the word is a run of particles and suffixes (에, 의, 간, 씩,
---    부터, 이상, 동안, 으로, 이다, …). The first of them must be the form that fits the
---    unit's last syllable: 초 takes 와, never 과, so '10초과' is 10 and the word 초과,
---    while '3년으로', '2배로', '3일로' are units. So '10초에', '3년간', '5개의', '2회씩',
---    '1만 명' (10000명) are units, and '5 개념', '3 일반형', '7 주요', '3 분석',
---    '100 만큼' (100) are not.
---  * A space between the number and the word makes the reading stricter: the word may
---    only go on with 에, 에서, 은/는, 이/가, 을/를, 만, 간, 째, 부터, 까지, 마다, 씩, 동안,
---    이상, 이하, 미만, 이내, 보다, 당, 짜리, 쯤, 가량, 정도, 이다, 이며, … (not 의, 과, 로,
---    요, 도, 전, 후, 인, 다, 고, …): '1 회의' (a meeting) is not 1회, '10 초과' not 10초,
---    '7 주로' (mostly) not 7주. A spaced multiplier must end its word: '5 조건' is 5,
---    '100 만 원' is 1000000원. Between a multiplier and its unit, and between a
---    Sino-Korean numeral and its unit, the space is the standard spelling, so 의 is
---    allowed there ('100만 명의', '삼 년의').
---  * 'N분의 M' is a fraction: 분 followed by 의 is never the unit 분.
---  * A multiplier and a unit in one word attached to the number count ('1만명',
---    '3천만원'), but 조건, 조회, 조세, 조명, 조개 stay words ('5조건' is 5).
---  * '1970년대' is the number 1970 with no unit: the decade is not the year.
---  * Sino-Korean numerals (일 이 삼 사 오 육 칠 팔 구 십 백 천 만 억 조; 영 for zero,
---    alone), read multiplicatively (천구백칠십이 = 1972, 삼천만 = 30000000), count only
---    when they start a word and a unit that ends its word follows them, attached or
---    after a space: '삼 년' = 3년, '십이 명' = 12명, '천구백칠십이년' = 1972년,
---    '이십 퍼센트' = 20%, '일 년' = 1년, '이십일 세기' = 21세기, '삼십일' = 30일.
---    Look-alike words stay words:
---      - one numeral syllable attached to its unit counts only with 년, 개월, 주일,
---        세기 or % ('삼년', '일주일' = 1주): 사원, 사건, 구분, 이건, 공개, 영원, 일명,
---        사회, 만세, 삼일, 오일 are not numbers;
---      - 일반, 이상, 삼국, 일부, 오류, 구조, 십자군, 백제, 천도, 만약, 조선 have no unit
---        after a numeral;
---      - a lone 이, 조 or 공 before a spaced word is 'this' or a noun: '이 시대',
---        '이 분', '이 년' (ambiguous: read as 'this year'), '공 개' are not numbers;
---      - positional Hangul (일구칠이) and runs that are not a well-formed numeral
---        (이사회, 일일) are not read.
---  * Hanja numerals 〇零一二三四五六七八九十百千萬万億兆: positional without 十百千萬億兆
---    (一九七二 = 1972, 二〇二三 = 2023), else multiplicative (三千萬, 千九百七十二), then
---    年 (년), 名 (명), 個/个 (개), 回 (회), 倍 (배), 歲 (세), 日 (일), 分 (분), 秒 (초),
---    件 (건), 層 (층), 元/圓 (원), 週 (주), 世紀 (세기), 時間 (시간), 個月/箇月 (개월)
---    or a Hangul unit, then nothing, Hangul particles or 間 前 後 以上 以下 以內 未滿
---    餘 當. 三月 is a month: the number 3 with no unit. One Hanja numeral counts only
---    with 年, 個月, 世紀, 月 (十分, 一名, 萬歲, 二元論 are words).
---  * Decimal digits of other scripts (Unicode Nd outside 0-9 that NFKC leaves as they
---    are: Arabic-Indic ١٩٧٢, Devanagari १९७२, Thai ๑๙๗๒, …) are not converted: such a
---    run is a verbatim quantity, value NULL, its quantity the run as written with its
---    unit ('١٩٧٢년'); only the same run supports it, never 1972년.
---  * Names are not numbers: a Latin word touching digits (col2, TAB2, IPv4, utf8mb4,
---    H2O, x86_64, UTF-8, SHA-256, HTTP/2, X.509, SQL:1999, v3.11), digits touching
---    Latin letters that are not a unit (2NF, 3D, 5G, 1080p, 3.5NF), 제 + digits + the
---    Hangul word they belong to without its particles (제2정규형, 제3세계), and an
---    ALL-CAPS Latin word of two letters or more, a space and a number with no
---    multiplier and no unit after it (ISO 9001, RAID 5, HTTP 404, OSI 7계층). So
---    'TAB2 B' is the name tab2, not 2 bytes, and 'IPv4' gives no 4; 'CPU 4개' is the
---    quantity 4개, and 'Python 3.11' (not ALL-CAPS) the number 3.11.
+-- The number reader of the quantity guard (docs/cards.md, "Numbers"): the numbers and
+-- the names with digits a text states, read as a learner sees it (study_card_visible).
+-- Pure functions of their arguments. This file sorts before 40_guards.sql, whose
+-- study_card_leaks calls study_card_quantities.
 
--- study_card_quantity_words(list) -> text: the vocabulary of the number reader, as
--- '|'-separated alternatives (each list is data, in one place):
---   units_vowel / units_consonant / units_rieul  Hangul units by their last syllable
---   latin_units                                  units written in Latin letters
---   any / after_vowel / after_consonant / after_rieul
---       particles and suffixes that may follow a unit in its word; the first one must
---       fit the unit's last syllable (과 after a consonant, 와 after a vowel, …)
---   any_spaced / after_vowel_spaced / after_consonant_spaced
---       the first particle allowed when a space separates the number from its unit:
---       not 의 과 와 로 요 도 전 후 인 다 고 …, after which the word is a noun of its own
---       (1 회의 'a meeting', 10 초과 'over 10', 7 주로 'mostly', 2 주도 'leadership')
--- NULL for an unknown list.
+-- study_card_quantity_words(list) -> text: one word list of the number reader, as
+-- '|'-separated alternatives; NULL for an unknown list. The lists are data, kept here in
+-- one place. Errors: none.
 CREATE OR REPLACE FUNCTION study_card_quantity_words(p_list text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -92,11 +13,16 @@ SET search_path = public, pg_temp
 SET standard_conforming_strings = on
 AS $$
     SELECT CASE p_list
+        -- Hangul units, grouped by their last syllable (the particles that fit: after_*)
         WHEN 'units_vowel' THEN '퍼센트|분기|세기|세대|바이트|비트|주|초|개|회|배|세'
         WHEN 'units_consonant' THEN '퍼센트포인트|시간|주년|개년|년|분|원|명|건|층'
         WHEN 'units_rieul' THEN '개월|주일|일'
+        -- units in Latin letters, case as written
         WHEN 'latin_units' THEN 'km|cm|mm|nm|μm|m|kg|mg|g|ms|μs|ns|s|min|KB|kB|MB|GB|TB|PB|B|bps|Kbps|Mbps|Gbps'
                                 '|Hz|kHz|MHz|GHz|kW|W|V|mL|L'
+        -- particles and suffixes that may follow a unit in its word: after any last
+        -- syllable, then (after_*) those whose form must fit it (와 after a vowel, 과 after
+        -- a consonant)
         WHEN 'any' THEN '에서|에게|에는|에도|에|의|도|만에|만|간|째|차|부터|까지|마다|씩|동안|이상|이하|미만|'
                         '이내|전|후|보다|당|짜리|쯤|가량|정도|뿐|밖에|께|여|남짓|내|인|처럼|만큼|대로|같이|'
                         -- the copula, after any last syllable ('62개이다', '1개이면')
@@ -107,6 +33,9 @@ AS $$
                                     '이며|이고|이다|이나|이면|이야|이었다|이었고|이었으며|이었던|이지만'
         WHEN 'after_rieul' THEN '은|이|을|과|로서|로써|로|이라고|이라는|이라도|이라서|이라|이란|'
                                 '이며|이고|이다|이나|이면|이야|이었다|이었고|이었으며|이었던|이지만'
+        -- the first particle allowed when a space separates the number from its unit: not
+        -- 의 과 와 로 요 도 전 후 인 다 고 …, after which the word is a noun of its own
+        -- (1 회의 'a meeting', 10 초과 'over 10', 7 주로 'mostly', 2 주도 'leadership')
         WHEN 'any_spaced' THEN '에서|에게|에는|에도|에|만에|만|간|째|부터|까지|마다|씩|동안|이상|이하|미만|'
                                '이내|보다|당|짜리|쯤|가량|정도|뿐|밖에|남짓'
         WHEN 'after_vowel_spaced' THEN '는|가|를'
@@ -115,14 +44,10 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_quantity_words(text) FROM PUBLIC;
 
--- study_card_unit_word_pattern(level) -> text: the regular expression for a Hangul
--- word that is a unit and ends with it: the unit, then nothing or a first particle
--- that fits it at that level followed by any particles; the unit is captured in group
--- 1, 2 or 3 (by its last syllable). Levels:
---   'attached'  the unit is written against the number ('5개의', '10초에', '2배로')
---   'spaced'    a space separates the number from the unit ('10 초에'; not '1 회의')
---   'spelled'   after a multiplier or a Sino-Korean numeral, where a space before the
---               unit is the standard spelling: as 'spaced', plus 의 ('100만 명의')
+-- study_card_unit_word_pattern(level) -> text: the regular expression for a Hangul word
+-- that is a unit and ends with it: the unit, then nothing or a first particle that fits
+-- it at that level and any particles; the unit captured in group 1, 2 or 3 (by its last
+-- syllable). level: 'attached', 'spaced' or 'spelled'. Errors: none.
 CREATE OR REPLACE FUNCTION study_card_unit_word_pattern(p_level text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -132,8 +57,12 @@ AS $$
     SELECT '^(?:' || string_agg(
                '(' || study_card_quantity_words('units_' || f.final) || ')(?:(?:'
                || CASE p_level
+                      -- written against the number ('5개의', '10초에', '2배로')
                       WHEN 'attached' THEN study_card_quantity_words('any') || '|'
                                            || study_card_quantity_words('after_' || f.final)
+                      -- 'spaced': after a space ('10 초에'; not '1 회의'); 'spelled': after a
+                      -- multiplier or a Sino-Korean numeral, where the space is the
+                      -- standard spelling, also 의 ('100만 명의')
                       ELSE CASE WHEN p_level = 'spelled' THEN '의|' ELSE '' END
                            || study_card_quantity_words('any_spaced') || '|'
                            || study_card_quantity_words(CASE f.final WHEN 'vowel' THEN 'after_vowel_spaced'
@@ -147,11 +76,8 @@ $$;
 REVOKE EXECUTE ON FUNCTION study_card_unit_word_pattern(text) FROM PUBLIC;
 
 -- study_card_numeral_value(numeral) -> numeric: the value of a Sino-Korean (Hangul) or
--- Hanja numeral, or NULL when it is not a well-formed one. Multiplicative: groups of
--- [digit]천 [digit]백 [digit]십 [digit] before 조, 억, 만 and at the end, a missing
--- digit before a multiplier meaning 1 (천구백칠십이 = 1972, 만 = 10000, 삼천만 =
--- 30000000, 十二 = 12). Positional only for Hanja digits without a multiplier (一九七二
--- = 1972); one Hangul syllable is its digit; 영 or 공 alone is 0.
+-- Hanja numeral (천구백칠십이 = 1972, 만 = 10000, 十二 = 12, 一九七二 = 1972; 영 or 공
+-- alone 0), or NULL when it is not a well-formed one. Errors: none.
 CREATE OR REPLACE FUNCTION study_card_numeral_value(p_numeral text)
 RETURNS numeric
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
@@ -169,6 +95,8 @@ DECLARE
     v_total numeric := 0;
     v_index integer;
 BEGIN
+    -- positional only for Hanja digits without a multiplier; one Hangul syllable is its
+    -- digit
     IF v_numeral IN ('영', '공') THEN
         RETURN 0;
     ELSIF v_numeral !~ '[십백천만억조]' THEN
@@ -179,6 +107,8 @@ BEGIN
         END IF;
         RETURN NULL;
     END IF;
+    -- multiplicative: groups of [d]천 [d]백 [d]십 [d] before 조, 억, 만 and at the end, a
+    -- missing digit before a multiplier meaning 1
     v_big := regexp_match(v_numeral, '^(?:(' || c_group || ')조)?(?:(' || c_group || ')억)?(?:('
                                      || c_group || ')만)?(' || c_group || ')$');
     IF v_big IS NULL THEN
@@ -205,32 +135,18 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_numeral_value(text) FROM PUBLIC;
 
--- study_card_number_tokens(text, names_only) -> one row per number or name with digits,
--- in order of appearance (the rules at the top of this file); with names_only, the
--- names alone, read the same way at half the cost:
---   ord       position among all the rows (1-based)
---   kind      'quantity' (a number), 'verbatim' (digits of another script) or 'name'
---   match     the text read: number, multiplier and unit as written (no particles);
---             for a name, the name as written
---   value     the number (multiplier applied); NULL for verbatim runs and names
---   unit      the canonical unit or NULL
---   num       the canonical number: trim_scale(value) as text, or the verbatim run
---             with its multiplier
---   quantity  num || unit ('10000건', '3.5%', '١٩٧٢년'); NULL for names
---   name      the name, normalised as study_card_norm does ('tab2', 'iso9001',
---             '제2정규형'); else NULL
--- Cost, for a 1 MB source: one scan by a regular expression without capture groups
--- (captures make PostgreSQL dissect every match, ten times the cost of finding it);
--- each match, a few words long, split by a small expression; and each distinct Hangul
--- word after a number tested once against study_card_unit_word_pattern (an expression
--- over many distinct syllables costs microseconds per call, so per distinct word, not
--- per occurrence). plan_cache_mode: the query is planned once per session.
+-- study_card_number_tokens(text, names_only = false) -> (ord, kind, match, value, unit,
+-- num, quantity, name): each number and name with digits, in order (the reading rules:
+-- docs/cards.md, "The number reader"); names_only: the names alone, read the same way.
+-- kind 'quantity', 'verbatim' (digits of another script: value NULL, num the run) or
+-- 'name'; match as written, without particles; value with its multiplier; unit and num
+-- canonical; quantity = num || unit; name as study_card_norm writes it. Errors: none.
 CREATE OR REPLACE FUNCTION study_card_number_tokens(p_text text, p_names_only boolean DEFAULT false)
 RETURNS TABLE (ord integer, kind text, match text, value numeric, unit text, num text, quantity text, name text)
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
 SET standard_conforming_strings = on
-SET plan_cache_mode = force_generic_plan
+SET plan_cache_mode = force_generic_plan  -- the query is planned once per session
 AS $$
 DECLARE
     c_hangul CONSTANT text := '\uAC00-\uD7A3';
@@ -257,7 +173,9 @@ DECLARE
     c_korean_numerals CONSTANT text := '일이삼사오육칠팔구십백천만억조영공';
     c_hanja_numerals CONSTANT text := '〇零一二三四五六七八九十百千萬万億兆';
     c_hanja_suffixes CONSTANT text := '間|前|後|以上|以下|以內|以内|未滿|未満|餘|當';
-    -- The scan, leftmost-longest; no capture group.
+    -- The scan, leftmost-longest; no capture group: captures make PostgreSQL dissect
+    -- every match (bench/README.md, "The cost of commit_cards on big sources"). Each
+    -- match, a few words long, is then split by a small expression (head).
     c_scan_numbers CONSTANT text :=
         -- a Latin word touching digits (col2, IPv4, utf8mb4, UTF-8, HTTP/2, X.509)
         '[A-Za-z_]+(?:[-/:.]?[0-9]+(?:\.[0-9]+)*[A-Za-z_]*)+'
@@ -394,7 +312,8 @@ BEGIN
                                  WHEN strpos('年名個个回倍歲歳日月分秒件層元圓週', left(p.w1, 1)) > 0 THEN left(p.w1, 1)
                             END AS hanja_unit) AS h) AS q
     ),
-    -- each distinct key once: {'level:word': unit or null}; 'N분의 M' is a fraction
+    -- each distinct key once, not each occurrence: an expression over many distinct
+    -- syllables is slow per call; {'level:word': unit or null}; 'N분의 M' is a fraction
     unit_map AS (
         SELECT coalesce(jsonb_object_agg(d.key,
                    CASE WHEN split_part(d.key, ':', 2) !~ '^분의' THEN
@@ -548,17 +467,11 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_number_tokens(text, boolean) FROM PUBLIC;
 
--- study_card_quantities(text) -> one row per number the text states, in order:
---   ord       its position among the numbers (1-based)
---   match     the text it was read from (number, multiplier, unit as written)
---   value     the number: thousands separators removed, decimals kept, Korean
---             multipliers applied; NULL for digits of another script (read verbatim)
---   unit      the canonical unit, or NULL ('퍼센트' -> '%', '주일' -> '주')
---   quantity  trim_scale(value) || unit ('10,000 건' -> '10000건', '3.50%' -> '3.5%',
---             '3 퍼센트' -> '3%', '천구백칠십이년' -> '1972년'); for other scripts' digits
---             the run as written with its unit ('١٩٧٢년')
--- Names with digits (study_card_names) are not numbers. The rules are at the top of
--- this file.
+-- study_card_quantities(text) -> (ord, match, value, unit, quantity): the numbers the
+-- text states, in order (study_card_number_tokens without the names): match as written,
+-- value with multipliers applied (NULL for digits of another script), unit canonical
+-- ('퍼센트' -> '%'), quantity canonical ('10,000 건' -> '10000건', '천구백칠십이년' ->
+-- '1972년', '١٩٧٢년' as written). Errors: none.
 CREATE OR REPLACE FUNCTION study_card_quantities(p_text text)
 RETURNS TABLE (ord integer, match text, value numeric, unit text, quantity text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -572,12 +485,9 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_quantities(text) FROM PUBLIC;
 
--- study_card_names(text) -> text[]: the names containing digits that the text
--- mentions, each study_card_norm'ed, each once, in order of first appearance:
--- identifiers where digits touch Latin letters ('col2', 'tab2', 'ipv4', 'utf8mb4',
--- 'h2o', '2nf', '3d', 'b2b', 'utf8' for UTF-8), ordinals '제2정규형' / '제3세계' (제,
--- the digits, the Hangul word they belong to without its particles), and an ALL-CAPS
--- word, a space and a number with no unit ('iso9001', 'raid5'). Empty array if none.
+-- study_card_names(text) -> text[]: the names with digits the text mentions ('col2',
+-- 'ipv4', 'utf8' for UTF-8, '2nf', '제2정규형', 'iso9001', '10진수'), as study_card_norm
+-- writes them, each once, in order of first appearance; empty when none. Errors: none.
 CREATE OR REPLACE FUNCTION study_card_names(p_text text)
 RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -592,15 +502,10 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_names(text) FROM PUBLIC;
 
--- study_card_missing_names(text, source_norm, source_names) -> text[]: the names of
--- the text (study_card_names) that the cited sources do not contain, in order, each
--- once; empty array when all are found. A name is found when it is one of
--- source_names (study_card_names of the sources, computed once by the caller), or when
--- source_norm (study_card_norm of the sources) contains it as a whole: where the name
--- starts or ends with a digit, that digit must not continue a longer number there
--- ('col2' is not in '…col20…', '2nf' not in '…12nf…'). source_norm alone cannot tell
--- a longer number from two tokens it glued together ('IPv4 32비트' normalises to
--- 'ipv432비트'): source_names can, so pass them. NULL arguments contain nothing.
+-- study_card_missing_names(text, source_norm, source_names) -> text[]: the names of the
+-- text (study_card_names) the cited sources do not contain, in order, each once; empty
+-- when all are found. source_names is study_card_names of the sources, source_norm their
+-- study_card_norm, both computed once by the caller; NULL contains nothing. Errors: none.
 CREATE OR REPLACE FUNCTION study_card_missing_names(p_text text, p_source_norm text, p_source_names text[])
 RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -609,7 +514,11 @@ SET standard_conforming_strings = on
 AS $$
     SELECT coalesce(array_agg(x.name ORDER BY x.ord), '{}')
       FROM unnest(study_card_names(p_text)) WITH ORDINALITY AS x(name, ord)
+     -- missing: not one of the sources' names (source_norm alone cannot tell a longer
+     -- number from two tokens it glued together: 'IPv4 32비트' normalises to 'ipv432비트')
      WHERE x.name <> ALL (coalesce(p_source_names, '{}'))
+       -- nor in source_norm as a whole: a digit at either end of the name must not
+       -- continue a longer number there ('col2' is not in '…col20…', '2nf' not in '…12nf…')
        AND NOT (strpos(coalesce(p_source_norm, ''), x.name) > 0  -- cheap test first
                 AND coalesce(p_source_norm, '') ~ (
                     CASE WHEN x.name ~ '^[0-9]' THEN '(?:^|[^0-9])' ELSE '' END
@@ -619,8 +528,8 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_missing_names(text, text, text[]) FROM PUBLIC;
 
--- study_card_missing_names(text, source_norm) -> text[]: the same without the
--- sources' names (source_norm only; see above for what it cannot tell apart).
+-- study_card_missing_names(text, source_norm) -> text[]: the same without the sources'
+-- names: source_norm only, which cannot tell two glued tokens from one. Errors: none.
 CREATE OR REPLACE FUNCTION study_card_missing_names(p_text text, p_source_norm text)
 RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -632,11 +541,9 @@ $$;
 REVOKE EXECUTE ON FUNCTION study_card_missing_names(text, text) FROM PUBLIC;
 
 -- study_card_quantity_keys(text) -> text[]: what a text's numbers can support, for
--- study_card_unsupported_quantities; computed once per text by the caller. Distinct,
--- sorted: for every number its quantity ('1972년', '10000건', '3.5%', '1972') and its
--- bare value marked as any-unit ('1972*'); for digits of another script the run
--- ('١٩٧٢년', '١٩٧٢*'). The digits inside the text's names support a unitless number
--- too ('IPv4' gives '4*', 'ISO 9001' gives '9001*'), never one with a unit.
+-- study_card_unsupported_quantities (the caller computes it once per text); distinct,
+-- sorted: each number's quantity ('1972년') and its any-unit key ('1972*'); the digits
+-- inside names only an any-unit key ('IPv4' gives '4*'). Errors: none.
 CREATE OR REPLACE FUNCTION study_card_quantity_keys(p_text text)
 RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -655,13 +562,10 @@ $$;
 REVOKE EXECUTE ON FUNCTION study_card_quantity_keys(text) FROM PUBLIC;
 
 -- study_card_unsupported_quantities(card_text, evidence_keys text[]) -> text[]: the
--- card's quantities (canonical spelling, each once, in order of first appearance)
--- that the keys (study_card_quantity_keys of the evidence) do not support. A number
--- with a unit needs exactly its quantity (3년 is not supported by 3개월, 1972년 not
--- by a bare 1972, 30회 not by '횟수 : 30'); a unitless number needs its any-unit key
--- (the same value with or without a unit: a bare 1970 by 1970년); digits of another
--- script need the same run. Names are not quantities (study_card_missing_names).
--- Empty array: every number is supported.
+-- card's quantities (canonical, each once, in order of first appearance) that the keys
+-- (study_card_quantity_keys of the evidence) do not support; empty when all are. A
+-- number with a unit needs that quantity, a unitless one its any-unit key (docs/cards.md,
+-- "Numbers"); names are study_card_missing_names' job. Errors: none.
 CREATE OR REPLACE FUNCTION study_card_unsupported_quantities(p_card_text text, p_evidence_keys text[])
 RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -679,8 +583,8 @@ $$;
 REVOKE EXECUTE ON FUNCTION study_card_unsupported_quantities(text, text[]) FROM PUBLIC;
 
 -- study_card_unsupported_quantities(card_text, evidence_text text) -> text[]: the same
--- against the keys of a text (study_card_quantity_keys(evidence_text)). A call with
--- two untyped literals resolves to this one (unknown literals prefer text).
+-- against study_card_quantity_keys(evidence_text). Two untyped literals resolve to this
+-- one (unknown literals prefer text). Errors: none.
 CREATE OR REPLACE FUNCTION study_card_unsupported_quantities(p_card_text text, p_evidence_text text)
 RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE

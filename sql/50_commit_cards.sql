@@ -1,11 +1,9 @@
 -- commit_cards(): the one way cards get written. The worker hands over the LLM's result
 -- untouched; everything that decides what is kept happens here, in one transaction.
 
--- study_card_review_reason(needs_review) -> the reason the LLM flagged the explanation,
--- or NULL when it did not. Accepted: absent (SQL NULL), JSON null, false, or an object
--- whose "reason" is a non-empty string within study_card_limits().reason. Anything else raises
--- SQLSTATE 22023 (invalid_parameter_value): a review flag is a claim about the
--- explanation and is not guessed at, so the result is refused like a wrong shape.
+-- study_card_review_reason(needs_review jsonb) -> text: the reason the LLM flagged the
+-- explanation with ({"reason": "…"}, 1 to study_card_limits().reason characters,
+-- trimmed), or NULL for SQL NULL, JSON null or false. Errors: 22023 for anything else.
 CREATE OR REPLACE FUNCTION study_card_review_reason(p_needs_review jsonb)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE
@@ -21,24 +19,23 @@ BEGIN
        AND char_length(p_needs_review ->> 'reason') <= (study_card_limits()).reason THEN
         RETURN btrim(p_needs_review ->> 'reason');
     END IF;
+    -- a review flag is a claim about the explanation and is not guessed at: the result
+    -- is refused like a wrong shape
     RAISE EXCEPTION 'needs_review must be null or {"reason": "…"} with a reason of 1 to % characters', (study_card_limits()).reason
         USING ERRCODE = 'invalid_parameter_value', DETAIL = format('got %s', left(p_needs_review::text, 200));
 END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_review_reason(jsonb) FROM PUBLIC;
 
--- study_card_close_job(job_id, status, error_code, error_message, kept, retired, dropped
--- [, review]) -> the report. Closes a held job (status completed or skipped, completed_at
--- now, the lease cleared), stores the report in payload->'report' next to what is there
--- (payload->'handles' stays) and returns it:
---   {"job_id", "status", "error_code", "kept": [ids], "retired": [ids],
---    "dropped": [{"index", "reason", "detail"}]}
--- with "review" (study_card_apply_review's account of it) when a review was given.
--- Called by commit_cards (and gather, closing a job whose source is gone), inside its
--- transaction, on the row it has locked.
 -- The 7-argument version shipped before the review existed; a parameter cannot be added
 -- by CREATE OR REPLACE.
 DROP FUNCTION IF EXISTS study_card_close_job(bigint, text, text, text, bigint[], bigint[], jsonb);
+
+-- study_card_close_job(job_id, status, error_code, error_message, kept, retired, dropped
+-- [, review]) -> jsonb, the report (docs/cards.md): closes the job (completed_at now, the
+-- lease cleared) and stores the report in payload->'report' (payload->'handles' stays);
+-- "review" only when one is given. Errors: none. Called by commit_cards and gather
+-- (closing a job whose source is gone) on the row they hold locked.
 CREATE OR REPLACE FUNCTION study_card_close_job(
     p_job_id bigint, p_status text, p_error_code text, p_error_message text,
     p_kept bigint[], p_retired bigint[], p_dropped jsonb, p_review jsonb DEFAULT NULL)
@@ -62,19 +59,11 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_close_job(bigint, text, text, text, bigint[], bigint[], jsonb, jsonb) FROM PUBLIC;
 
--- study_card_judge(job, cards) -> {"survivors": [{"index", "key", "card"}], "dropped":
--- [{"index", "reason", "detail"}]}: what commit_cards keeps of an LLM result's cards,
--- deciding and writing nothing else. Each card, by its 0-based index, is dropped with
--- the first guard it fails: invalid_shape (also every card past study_card_limits().cards: never
--- truncated silently, and never read either), then study_card_check's guards, then
---   duplicate_in_batch  the same norm_key as an earlier card of this result that is
---                       kept, or a near-duplicate of one
---                       (study_card_near_duplicate); detail names its index;
---   duplicate           an active card of the same user from another source with the
---                       same norm_key, or a near-duplicate of one (found through
---                       study_memo_cards_active_answer_key_idx); detail names its id;
---   user_deleted        the user deleted a card with this norm_key; detail names its id.
--- Reads the cited sources once (study_card_cited_sources) and the user's cards.
+-- study_card_judge(job, cards) -> jsonb {"survivors": [{"index", "key", "card"}],
+-- "dropped": [{"index", "reason", "detail"}]}: what commit_cards keeps of a result's
+-- cards, writing nothing. Each card (0-based index) is dropped with the first guard it
+-- fails, in the order of docs/cards.md: study_card_check's guards, then
+-- duplicate_in_batch, duplicate, user_deleted. Errors: none.
 CREATE OR REPLACE FUNCTION study_card_judge(p_job study_memo_card_jobs, p_cards jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
@@ -82,9 +71,12 @@ SET search_path = public, pg_temp
 AS $$
 DECLARE
     c_max_cards constant integer := (study_card_limits()).cards;
+    -- the cards past study_card_limits().cards are never read, and dropped as
+    -- invalid_shape at the end: never truncated silently
     v_cards jsonb := (SELECT coalesce(jsonb_agg(c.value ORDER BY c.ord), '[]')
                         FROM jsonb_array_elements(p_cards) WITH ORDINALITY AS c(value, ord)
                        WHERE c.ord <= c_max_cards);
+    -- the cited sources, read once for all the cards
     v_sources jsonb := study_card_cited_sources(coalesce(p_job.payload -> 'handles', '{}'), v_cards);
     v_card jsonb;
     v_index integer;
@@ -108,6 +100,8 @@ BEGIN
             v_answer_key := study_card_answer_key(v_card ->> 'type', v_card ->> 'answer', v_card ->> 'text');
             v_prompt := study_card_prompt_text(v_card ->> 'type', v_card ->> 'cue', v_card ->> 'text');
             v_quotes := ARRAY(SELECT study_card_norm(e.value ->> 'quote') FROM jsonb_array_elements(v_card -> 'evidence') AS e);
+            -- duplicate_in_batch: the same norm_key as an earlier kept card of this result,
+            -- or a near-duplicate of one (study_card_near_duplicate)
             SELECT m.idx, m.how INTO v_other
               FROM (SELECT p.value ->> 'index' AS idx,
                            CASE WHEN p.value ->> 'key' = v_key THEN 'the same card'
@@ -124,6 +118,8 @@ BEGIN
                 v_detail := CASE v_other.how WHEN 'the same card' THEN format('same card as card %s of this result', v_other.idx)
                             ELSE format('near-duplicate of card %s of this result: %s', v_other.idx, v_other.how) END;
             ELSE
+                -- duplicate: an active card of the user from another source, the same or a
+                -- near-duplicate (found through study_memo_cards_active_answer_key_idx)
                 SELECT m.id, m.source_kind, m.source_id, m.how INTO v_other
                   FROM (SELECT c.id, c.source_kind, c.source_id,
                                CASE WHEN c.norm_key = v_key THEN 'the same card'
@@ -145,6 +141,7 @@ BEGIN
                                          ELSE 'card %s (from %s %s) is a near-duplicate: %s' END,
                                        v_other.id, v_other.source_kind, v_other.source_id, v_other.how);
                 ELSE
+                    -- user_deleted: the user deleted a card with this norm_key
                     SELECT c.id INTO v_other
                       FROM study_memo_cards c
                      WHERE c.user_id = p_job.user_id AND c.norm_key = v_key AND c.retired_reason = 'user_deleted'
@@ -178,18 +175,11 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_judge(study_memo_card_jobs, jsonb) FROM PUBLIC;
 
--- study_card_apply_review(judged, review) -> judged (study_card_judge's {"survivors",
--- "dropped"}) after the review's verdicts (the shape: sql/40_guards.sql), with "review",
--- what became of it:
---   malformed (study_card_review_problem): nothing changes, every survivor is kept;
---     "review": {"applied": false, "problem": "…"}
---   well formed: each survivor a "reject" verdict names is dropped as review_rejected,
---     detail "<class>: <reason>", after the other drops; "keep" verdicts change nothing;
---     "review": {"applied": true, "rejected": [indexes], "ignored": [{"index",
---     "verdict", "why"}]}: ignored are verdicts naming no card of the result, a card a
---     guard already dropped, or a card an earlier verdict already named (the first
---     verdict for a card counts).
--- A review never raises: it can drop survivors and nothing else. Cards a guard judged
+-- study_card_apply_review(judged, review) -> jsonb: study_card_judge's result after the
+-- review's verdicts (docs/review.md): each survivor a "reject" verdict names dropped as
+-- review_rejected, after the other drops, and "review" saying what became of it
+-- ({"applied": false, "problem"} for a malformed review, which changes nothing).
+-- Errors: none: a review can drop survivors and nothing else. Cards a guard dropped
 -- against a card the review then rejects (duplicate_in_batch) stay dropped.
 CREATE OR REPLACE FUNCTION study_card_apply_review(p_judged jsonb, p_review jsonb)
 RETURNS jsonb
@@ -206,9 +196,11 @@ DECLARE
     v_ignored jsonb[] := '{}';
     v_why text;
 BEGIN
-    IF v_problem IS NOT NULL THEN
+    IF v_problem IS NOT NULL THEN  -- malformed (study_card_review_problem): every survivor kept
         RETURN p_judged || jsonb_build_object('review', jsonb_build_object('applied', false, 'problem', v_problem));
     END IF;
+    -- ignored: verdicts naming no card of the result, a card a guard already dropped, or
+    -- a card an earlier verdict named (the first verdict for a card counts)
     FOR v_item IN SELECT v.value FROM jsonb_array_elements(p_review -> 'verdicts') WITH ORDINALITY AS v(value, ord) ORDER BY v.ord
     LOOP
         v_index := (v_item ->> 'index')::numeric;
@@ -247,35 +239,35 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_apply_review(jsonb, jsonb) FROM PUBLIC;
 
--- study_card_lock_job(job_id, worker) -> the job row, held by worker and locked, with
--- its result-independent checks done, for commit_cards and its dry run:
---   the session must run READ COMMITTED (else SQLSTATE 25000): the version check after
---   the per-user lock must see a commit that happened while it waited, which a
---   REPEATABLE READ snapshot taken before the wait cannot;
---   the job's owner is locked (study_card_lock_owner) before the job row
---   (study_card_held_job, SQLSTATE 55000 when not held): the order of the host's
---   cascading delete of a user, so such a delete waits or goes first, never deadlocks.
+-- study_card_lock_job(job_id, worker) -> study_memo_card_jobs: the job, held by worker,
+-- for commit_cards and its dry run. Errors: 25000 when the session is not READ
+-- COMMITTED; 55000 when the caller does not hold the job. Locks: the job's owner
+-- (study_card_lock_owner), then the job row FOR UPDATE (study_card_held_job).
 CREATE OR REPLACE FUNCTION study_card_lock_job(p_job_id bigint, p_worker text)
 RETURNS study_memo_card_jobs
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
 BEGIN
+    -- the version check after the advisory locks must see a commit that happened while
+    -- it waited, which a REPEATABLE READ snapshot taken before the wait cannot
     IF current_setting('transaction_isolation') <> 'read committed' THEN
         RAISE EXCEPTION 'commit_cards must run at isolation level READ COMMITTED, not %',
                         upper(current_setting('transaction_isolation'))
             USING ERRCODE = 'invalid_transaction_state',
                   HINT = 'check default_transaction_isolation of the worker''s role, database and connection options';
     END IF;
+    -- the owner before the job: the order of the host's cascading delete of a user, so
+    -- such a delete waits or goes first, never deadlocks
     PERFORM study_card_lock_owner((SELECT j.user_id FROM study_memo_card_jobs j WHERE j.id = p_job_id));
     RETURN study_card_held_job(p_job_id, p_worker);
 END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_lock_job(bigint, text) FROM PUBLIC;
 
--- study_card_result_cards(result) -> the "cards" array of an LLM result, after the
--- checks every result passes: an object with a "cards" array and a valid needs_review
--- (study_card_review_reason); else SQLSTATE 22023 (the worker records parse_fail).
+-- study_card_result_cards(result jsonb) -> jsonb: the "cards" array of an LLM result,
+-- after the checks every result passes: an object with a "cards" array and a valid
+-- needs_review (study_card_review_reason). Errors: 22023 (the worker records parse_fail).
 CREATE OR REPLACE FUNCTION study_card_result_cards(p_result jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
@@ -294,22 +286,16 @@ $$;
 REVOKE EXECUTE ON FUNCTION study_card_result_cards(jsonb) FROM PUBLIC;
 
 -- study_card_commit_lock(scope, value) -> bigint: the advisory lock key of one thing a
--- commit may conflict on: ('source', 'question:42'), ('answer', '7:전송계층').
+-- commit may conflict on: ('source', 'question:42'), ('answer', '7:전송계층'). Errors: none.
 CREATE OR REPLACE FUNCTION study_card_commit_lock(p_scope text, p_value text) RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN hashtextextended('study_card commit ' || p_scope || ' ' || p_value, 0);
 REVOKE EXECUTE ON FUNCTION study_card_commit_lock(text, text) FROM PUBLIC;
 
--- study_card_lock_commit(job, cards) -> void: the transaction-level advisory locks a
--- commit takes before it reads what it decides on, always in this order, so that two
--- commits never wait for each other in a circle:
---   the job's source: a commit of another version of the same source (supersede and the
---   version check must see each other);
---   then, in the order of their lock keys, the answer_key of each of the first cards
---   (study_card_limits) for the job's user: exact duplicates share it, and the
---   near-duplicate guard compares only cards that share it, so two sources committing
---   the same fact at once queue here and the second sees the first's card. Commits of
---   one user with other answers run in parallel.
+-- study_card_lock_commit(job, cards) -> void: takes the transaction-level advisory locks
+-- a commit needs before it reads what it decides on: the job's source, then the
+-- answer_key of each of the first study_card_limits().cards cards for the job's user, in
+-- key order, so that two commits never wait for each other in a circle. Errors: none.
 CREATE OR REPLACE FUNCTION study_card_lock_commit(p_job study_memo_card_jobs, p_cards jsonb) RETURNS void
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
@@ -317,7 +303,12 @@ AS $$
 DECLARE
     v_key bigint;
 BEGIN
+    -- a commit of another version of the same source: supersede and the version check
+    -- must see each other
     PERFORM pg_advisory_xact_lock(study_card_commit_lock('source', p_job.source_kind || ':' || p_job.source_id));
+    -- exact duplicates share an answer_key, and the near-duplicate guard compares only
+    -- cards that share it: two sources committing one fact at once queue here and the
+    -- second sees the first's card; commits of one user with other answers run in parallel
     FOR v_key IN
         SELECT DISTINCT study_card_commit_lock('answer', p_job.user_id || ':' || k.answer_key)
           FROM (SELECT study_card_answer_key(c.value ->> 'type', c.value ->> 'answer', c.value ->> 'text') AS answer_key
@@ -332,39 +323,16 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_lock_commit(study_memo_card_jobs, jsonb) FROM PUBLIC;
 
--- commit_cards(job_id, worker, result, review) -> the report (see study_card_close_job).
--- result is the LLM's JSON object as produced: {"cards": [...], "needs_review": null |
--- {"reason": "…"}}; each card {"type": "qa", "cue", "answer", "evidence": [...]} or
--- {"type": "cloze", "text", "evidence": [...]}, evidence items {"source": "S1", "quote"}
--- citing the handles study_card_gather recorded on the job. review (default NULL: none)
--- is the optional review call's verdicts as the model produced them (shape:
--- sql/40_guards.sql, study_card_review_limits); malformed, it is ignored, never refused.
--- In one transaction:
---  1. study_card_lock_job: READ COMMITTED, the user row then the job row locked, the
---     job held by worker (else SQLSTATE 55000, nothing written, so a second call for
---     the same job fails too); study_card_result_cards: else SQLSTATE 22023;
---  2. when the source is gone or has moved on (study_card_source_problem, checked
---     under study_card_lock_commit's locks), the job is closed skipped with that error_code
---     (stale_version, source_deleted, no_ready_explanation) and nothing else is written;
---  3. study_card_judge decides which cards survive and why the others are dropped;
---     then, when a review was given, study_card_apply_review drops the survivors it
---     rejected (review_rejected), after every other guard; the report gets "review";
---  4. supersede: the active cards of this source (made by earlier jobs, whatever their
---     version) whose norm_key a surviving card reproduces are kept: same id, so their
---     progress rows stay; text, source_version and job_id move to this job, evidence is
---     replaced. The other active cards of the source are retired (deleted_at,
---     retired_reason 'superseded', superseded_by_job). The remaining survivors are
---     inserted with their evidence. A card stores the fields of its type only;
---  5. the job is closed completed, with error_code all_dropped when no card survived;
---     needs_review (or all_dropped) flags the source (study_card_flag_for_review, with
---     the LLM's reason, else 'all_dropped').
--- Concurrent commits wait for each other only where they conflict
--- (study_card_lock_commit): one source's, and those with a card of the same answer for
--- one user; the unique index study_memo_cards_active_norm_key_uniq stays the last line
--- of defence.
 -- The 3-argument version shipped before the review; a parameter cannot be added by
 -- CREATE OR REPLACE (sql/90_grants.sql grants the new signature).
 DROP FUNCTION IF EXISTS commit_cards(bigint, text, jsonb);
+
+-- commit_cards(job_id, worker, result, review = NULL) -> jsonb, the report: the one way
+-- cards get written, in one transaction (the steps and the result format: docs/cards.md).
+-- review is the optional review call's verdicts, ignored when malformed. Errors: 25000
+-- not READ COMMITTED; 55000 job not held (nothing written); 22023 result not an object
+-- with a "cards" array and a valid needs_review. Locks: the owner, the job row, advisory
+-- locks on the source and the cards' answers (study_card_lock_commit).
 CREATE OR REPLACE FUNCTION commit_cards(p_job_id bigint, p_worker text, p_result jsonb, p_review jsonb DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
@@ -402,9 +370,14 @@ BEGIN
     END IF;
 
     v_judged := study_card_judge(v_job, v_cards);
-    IF p_review IS NOT NULL THEN
+    IF p_review IS NOT NULL THEN  -- drops the survivors it rejects, after every other guard
         v_judged := study_card_apply_review(v_judged, p_review);
     END IF;
+    -- Supersede: an active card of this source (of an earlier job, whatever its version)
+    -- that a survivor reproduces (same norm_key) is kept, same id, so its progress rows
+    -- stay: it takes this job's text, version and evidence. The other survivors are
+    -- inserted; the unique index study_memo_cards_active_norm_key_uniq is the last line
+    -- of defence against a concurrent commit.
     FOR v_card, v_key IN
         SELECT s.value -> 'card', s.value ->> 'key' FROM jsonb_array_elements(v_judged -> 'survivors') WITH ORDINALITY AS s(value, ord) ORDER BY s.ord
     LOOP
@@ -438,6 +411,7 @@ BEGIN
         v_kept := v_kept || v_card_id;
     END LOOP;
 
+    -- the source's other active cards are retired, also when nothing survived
     WITH retired AS (
         UPDATE study_memo_cards
            SET deleted_at = now(), retired_reason = 'superseded', superseded_by_job = v_job.id, updated_at = now()
@@ -446,6 +420,7 @@ BEGIN
         RETURNING id)
     SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO v_retired FROM retired;
 
+    -- flag the source for a person: the LLM's reason, else all_dropped
     IF v_review_reason IS NOT NULL OR cardinality(v_kept) = 0 THEN
         PERFORM study_card_flag_for_review(v_job.source_kind, v_job.source_id, coalesce(v_review_reason, 'all_dropped'));
     END IF;
@@ -462,12 +437,11 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION commit_cards(bigint, text, jsonb, jsonb) FROM PUBLIC;
 
--- study_card_check_result(job_id, worker, result) -> what commit_cards would do with
--- result, writing nothing: {"job_id", "status", "error_code", "kept": [indexes of the
--- cards that would be kept], "dropped": [{"index", "reason", "detail"}]}; status
--- 'skipped' with the source problem when commit_cards would close the job unread.
--- The same checks, locks and errors as commit_cards (55000, 22023, 25000): the dry run
--- of the optional review pass, which sends only the cards that would be kept.
+-- study_card_check_result(job_id, worker, result) -> jsonb: what commit_cards would do
+-- with result, writing nothing: {"job_id", "status", "error_code", "kept": [indexes],
+-- "dropped"}, status 'skipped' when commit_cards would close the job unread. The same
+-- errors (25000, 55000, 22023) and row locks, no advisory lock. The worker calls it
+-- before the optional review pass, which sees only the cards that would be kept.
 CREATE OR REPLACE FUNCTION study_card_check_result(p_job_id bigint, p_worker text, p_result jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER

@@ -1,13 +1,10 @@
 -- The user's side of the cards: deleting one, and the psql views to read them.
 
--- study_card_delete(card_id) -> boolean: the user (or the host app) deletes an active
--- card: deleted_at = now(), retired_reason = 'user_deleted'. The row stays as a
--- tombstone, and commit_cards drops any later card of that user with the same
--- norm_key (reason user_deleted), from any source and any version. Returns true when
--- it deleted the card; false when there is no active card with that id (missing,
--- already deleted, or already retired by a newer version: only an active card is
--- something the user saw and rejected). Its progress rows are left as they are.
--- SECURITY DEFINER and not granted to the worker: grant EXECUTE to the host app's role.
+-- study_card_delete(card_id) -> boolean: the user deletes an active card (deleted_at,
+-- retired_reason 'user_deleted'); the row stays as the tombstone the user_deleted guard
+-- reads, and its progress rows stay. False when no active card has that id. Errors: none.
+-- Locks: the card row. SECURITY DEFINER, not granted to the worker: grant EXECUTE to the
+-- host app's role.
 CREATE OR REPLACE FUNCTION study_card_delete(p_card_id bigint)
 RETURNS boolean
 LANGUAGE sql SECURITY DEFINER
@@ -16,6 +13,8 @@ AS $$
     WITH deleted AS (
         UPDATE study_memo_cards
            SET deleted_at = now(), retired_reason = 'user_deleted', updated_at = now()
+         -- active only: a card already retired by a newer version is not one the user
+         -- saw and rejected
          WHERE id = p_card_id AND deleted_at IS NULL
         RETURNING id)
     SELECT EXISTS (SELECT FROM deleted)
@@ -23,7 +22,7 @@ $$;
 REVOKE EXECUTE ON FUNCTION study_card_delete(bigint) FROM PUBLIC;
 
 -- study_card_source_name(kind, id) -> text: what a person calls a source: a question's
--- text, a note's or a document's title (NULL when it is gone).
+-- text, a note's or a document's title; NULL when it is gone. Errors: none.
 CREATE OR REPLACE FUNCTION study_card_source_name(p_kind text, p_id bigint) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = public, pg_temp
@@ -36,9 +35,9 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_source_name(text, bigint) FROM PUBLIC;
 
--- The active cards, one row each, with the name of their source (study_card_source_name)
--- and their evidence
--- as a JSON array [{"source_kind", "source_id", "quote"}].
+-- study_memo_cards_active: the active cards, one row each, with source_title
+-- (study_card_source_name) and evidence as a JSON array [{"source_kind", "source_id",
+-- "quote"}] in the order it was stored.
 CREATE OR REPLACE VIEW study_memo_cards_active AS
 SELECT c.id, c.user_id, c.card_type, c.cue, c.answer, c.cloze_text,
        c.source_kind, c.source_id,

@@ -1,12 +1,7 @@
--- What the worker's role may do: EXECUTE the worker's functions, nothing else. It has
--- no privilege on any table (the writing functions are SECURITY DEFINER), and every
--- function's EXECUTE is revoked from PUBLIC where the function is defined. It relies on
+-- What the worker's role may do: EXECUTE the worker's functions, by exact signature, and
+-- nothing else: no privilege on any table (the writing functions are SECURITY DEFINER),
+-- and every function's EXECUTE is revoked from PUBLIC where it is defined. It relies on
 -- PUBLIC's default USAGE on schema public; a host that revoked that grants it by hand.
---
--- Grants go by exact signature. A function of the list that is not installed at all
--- is skipped with a NOTICE (so this file applies while a part is still missing); one
--- that is installed with another signature stops the whole apply, so a changed
--- signature cannot silently leave the worker without the right to call it.
 DO $$
 DECLARE
     v_signature text;
@@ -29,9 +24,11 @@ BEGIN
             EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO study_card_worker', to_regprocedure(v_signature));
         ELSIF EXISTS (SELECT FROM pg_proc
                        WHERE pronamespace = 'public'::regnamespace AND proname = split_part(v_signature, '(', 1)) THEN
+            -- installed with another signature: stop the whole apply, so that a changed
+            -- signature cannot silently leave the worker without the right to call it
             RAISE EXCEPTION 'the worker function % is installed with another signature', v_signature
                 USING HINT = 'update the list in sql/90_grants.sql to the new signature';
-        ELSE
+        ELSE  -- not installed at all: this file applies while a part is still missing
             RAISE NOTICE 'worker function % is not installed; no grant', v_signature;
         END IF;
     END LOOP;
@@ -39,8 +36,8 @@ END
 $$;
 
 -- The normaliser (migration 0002) and the dedup key (migration 0004), which the
--- generated column norm_key calls, were left executable by PUBLIC; revoked here so that the worker role has its list and no
--- more. Only function owners use it: commit_cards runs as its owner, and a role that
--- writes study_memo_cards directly needs EXECUTE on it for the generated column.
+-- generated column norm_key calls, were left executable by PUBLIC; revoked here so that
+-- the worker role has its list and no more. commit_cards runs as their owner; a role
+-- that writes study_memo_cards directly needs EXECUTE on them for the generated column.
 REVOKE EXECUTE ON FUNCTION study_card_norm(text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION study_card_norm_key(text, text, text, text) FROM PUBLIC;

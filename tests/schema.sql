@@ -2,9 +2,10 @@ CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;
 
 CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA public;
 
-CREATE FUNCTION public.commit_cards(p_job_id bigint, p_worker text, p_result jsonb) RETURNS jsonb
+CREATE FUNCTION public.commit_cards(p_job_id bigint, p_worker text, p_result jsonb, p_review jsonb DEFAULT NULL::jsonb) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
     AS $$
 DECLARE
     v_job study_memo_card_jobs := study_card_lock_job(p_job_id, p_worker);
@@ -23,10 +24,10 @@ DECLARE
     v_retired bigint[];
     v_report jsonb;
 BEGIN
-    -- The lock first, then the version: a commit that waited here behind another one
-    -- of the user must see a version that changed meanwhile, or it would write cards
+    -- The locks first, then the version: a commit that waited here behind another one
+    -- of the source must see a version that changed meanwhile, or it would write cards
     -- of the old version over (and retire) those of a newer job committed just before.
-    PERFORM pg_advisory_xact_lock(hashtextextended('study_card_commit user ' || v_job.user_id, 0));
+    PERFORM study_card_lock_commit(v_job, v_cards);
     v_problem := study_card_source_problem(v_job.source_kind, v_job.source_id, v_job.source_version);
     IF v_problem IS NOT NULL THEN
         v_report := study_card_close_job(v_job.id, 'skipped', v_problem,
@@ -36,6 +37,14 @@ BEGIN
     END IF;
 
     v_judged := study_card_judge(v_job, v_cards);
+    IF p_review IS NOT NULL THEN  -- drops the survivors it rejects, after every other guard
+        v_judged := study_card_apply_review(v_judged, p_review);
+    END IF;
+    -- Supersede: an active card of this source (of an earlier job, whatever its version)
+    -- that a survivor reproduces (same norm_key) is kept, same id, so its progress rows
+    -- stay: it takes this job's text, version and evidence. The other survivors are
+    -- inserted; the unique index study_memo_cards_active_norm_key_uniq is the last line
+    -- of defence against a concurrent commit.
     FOR v_card, v_key IN
         SELECT s.value -> 'card', s.value ->> 'key' FROM jsonb_array_elements(v_judged -> 'survivors') WITH ORDINALITY AS s(value, ord) ORDER BY s.ord
     LOOP
@@ -69,6 +78,7 @@ BEGIN
         v_kept := v_kept || v_card_id;
     END LOOP;
 
+    -- the source's other active cards are retired, also when nothing survived
     WITH retired AS (
         UPDATE study_memo_cards
            SET deleted_at = now(), retired_reason = 'superseded', superseded_by_job = v_job.id, updated_at = now()
@@ -77,6 +87,7 @@ BEGIN
         RETURNING id)
     SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO v_retired FROM retired;
 
+    -- flag the source for a person: the LLM's reason, else all_dropped
     IF v_review_reason IS NOT NULL OR cardinality(v_kept) = 0 THEN
         PERFORM study_card_flag_for_review(v_job.source_kind, v_job.source_id, coalesce(v_review_reason, 'all_dropped'));
     END IF;
@@ -85,39 +96,64 @@ BEGIN
         v_job.id, 'completed',
         CASE WHEN cardinality(v_kept) = 0 THEN 'all_dropped' END,
         CASE WHEN cardinality(v_kept) = 0
-             THEN format('no card passed the guards (%s dropped)', jsonb_array_length(v_judged -> 'dropped')) END,
-        v_kept, v_retired, v_judged -> 'dropped');
+             THEN format('no card passed the guards (%s dropped%s)', jsonb_array_length(v_judged -> 'dropped'),
+                         CASE WHEN jsonb_array_length(v_judged -> 'review' -> 'rejected') > 0
+                              THEN format(', %s by the review', jsonb_array_length(v_judged -> 'review' -> 'rejected')) END) END,
+        v_kept, v_retired, v_judged -> 'dropped', v_judged -> 'review');
 END
 $$;
 
-CREATE FUNCTION public.study_card_add_jobs(p_kind text, p_source_ids bigint[], p_user_ids bigint[], p_versions timestamp with time zone[], p_focus timestamp with time zone[], OUT made integer, OUT runnable integer) RETURNS record
+CREATE FUNCTION public.study_card_add_source_jobs(p_kind text, p_source_ids bigint[], OUT made integer, OUT runnable integer) RETURNS record
     LANGUAGE plpgsql
     SET search_path TO 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
-    v_debounce interval := CASE WHEN p_kind = 'subject_note' THEN study_card_note_debounce() ELSE interval '0' END;
+    v_debounce interval;
 BEGIN
     made := 0;
     runnable := 0;
     IF coalesce(cardinality(p_source_ids), 0) = 0 THEN
         RETURN;
     END IF;
-    WITH enqueued AS (
-        INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind, priority, run_after)
-        SELECT s.user_id, p_kind, s.id, s.version, 'card_extract', study_card_priority(s.focus), now() + v_debounce
-          FROM unnest(p_source_ids, p_user_ids, p_versions, p_focus) AS s(id, user_id, version, focus)
-        ON CONFLICT DO NOTHING
-        RETURNING source_id, source_version, run_after
-    ), superseded AS (
-        UPDATE study_memo_card_jobs j
-           SET status = 'skipped', error_code = 'stale_version', completed_at = now(),
-               error_message = format('superseded by version %s', e.source_version)
-          FROM enqueued e
-         WHERE p_kind = 'subject_note'
-           AND j.source_kind = p_kind AND j.source_id = e.source_id
-           AND j.status = 'pending' AND j.source_version <> e.source_version
-    )
-    SELECT count(*), count(*) FILTER (WHERE e.run_after <= now()) INTO made, runnable FROM enqueued e;
+    -- One statement per kind, the kind a constant: the planner drops the other branch
+    -- of study_card_ready_sources, and a question's insert carries no UPDATE to set up.
+    -- The focus by a join, not study_card_topic_focus per row: a SQL function with a
+    -- FROM clause is not inlined, and its call cost ~8 us a row in a bulk update.
+    IF p_kind = 'question' THEN
+        WITH enqueued AS (
+            INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind, priority)
+            SELECT s.user_id, 'question', s.source_id, s.version, 'card_extract', study_card_priority(t.focus)
+              FROM study_card_ready_sources() AS s
+              LEFT JOIN study_card_host_topics t ON t.id = s.topic_id
+             WHERE s.source_kind = 'question' AND s.source_id = ANY (p_source_ids)
+            ON CONFLICT DO NOTHING
+            RETURNING run_after)
+        SELECT count(*), count(*) FILTER (WHERE e.run_after <= now()) INTO made, runnable FROM enqueued e;
+    ELSIF p_kind = 'subject_note' THEN
+        v_debounce := study_card_note_debounce();
+        WITH enqueued AS (
+            INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind, priority, run_after)
+            SELECT s.user_id, 'subject_note', s.source_id, s.version, 'card_extract', study_card_priority(t.focus),
+                   now() + v_debounce
+              FROM study_card_ready_sources() AS s
+              LEFT JOIN study_card_host_topics t ON t.id = s.topic_id
+             WHERE s.source_kind = 'subject_note' AND s.source_id = ANY (p_source_ids)
+            ON CONFLICT DO NOTHING
+            RETURNING source_id, source_version, run_after
+        ), superseded AS (
+            UPDATE study_memo_card_jobs j
+               SET status = 'skipped', error_code = 'stale_version', completed_at = now(),
+                   error_message = format('superseded by version %s', e.source_version)
+              FROM enqueued e
+             WHERE j.source_kind = 'subject_note' AND j.source_id = e.source_id
+               AND j.status = 'pending' AND j.source_version <> e.source_version
+        )
+        SELECT count(*), count(*) FILTER (WHERE e.run_after <= now()) INTO made, runnable FROM enqueued e;
+    ELSE
+        RAISE EXCEPTION 'unknown source kind % to enqueue, expected question or subject_note', p_kind
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
 END
 $$;
 
@@ -149,6 +185,62 @@ CREATE FUNCTION public.study_card_answer_key(p_card_type text, p_answer text, p_
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN CASE p_card_type WHEN 'qa'::text THEN public.study_card_norm(p_answer) ELSE (SELECT string_agg(public.study_card_norm(split_part(d.parts[1], '::'::text, 1)), '|'::text ORDER BY d.ord) AS string_agg FROM regexp_matches(study_card_answer_key.p_cloze_text, '\{\{c[0-9]{1,4}::([^{}]*)\}\}'::text, 'g'::text) WITH ORDINALITY d(parts, ord)) END;
 
+CREATE FUNCTION public.study_card_apply_review(p_judged jsonb, p_review jsonb) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    v_problem text := study_card_review_problem(p_review);
+    v_item jsonb;
+    v_index numeric;
+    v_dropped_reason text;
+    v_seen numeric[] := '{}';
+    v_rejected jsonb := '{}';    -- index (as text) -> the review_rejected drop
+    v_ignored jsonb[] := '{}';
+    v_why text;
+BEGIN
+    IF v_problem IS NOT NULL THEN  -- malformed (study_card_review_problem): every survivor kept
+        RETURN p_judged || jsonb_build_object('review', jsonb_build_object('applied', false, 'problem', v_problem));
+    END IF;
+    -- ignored: verdicts naming no card of the result, a card a guard already dropped, or
+    -- a card an earlier verdict named (the first verdict for a card counts)
+    FOR v_item IN SELECT v.value FROM jsonb_array_elements(p_review -> 'verdicts') WITH ORDINALITY AS v(value, ord) ORDER BY v.ord
+    LOOP
+        v_index := (v_item ->> 'index')::numeric;
+        v_why := NULL;
+        IF v_index = ANY (v_seen) THEN
+            v_why := format('card %s has an earlier verdict', v_index);
+        ELSIF NOT EXISTS (SELECT FROM jsonb_array_elements(p_judged -> 'survivors') AS s
+                           WHERE (s.value ->> 'index')::numeric = v_index) THEN
+            SELECT d.value ->> 'reason' INTO v_dropped_reason
+              FROM jsonb_array_elements(p_judged -> 'dropped') AS d
+             WHERE (d.value ->> 'index')::numeric = v_index;
+            v_why := CASE WHEN FOUND THEN format('card %s was already dropped (%s)', v_index, v_dropped_reason)
+                          ELSE format('the result has no card %s', v_index) END;
+        ELSIF v_item ->> 'verdict' = 'reject' THEN
+            v_rejected := v_rejected || jsonb_build_object(v_index::integer::text, jsonb_build_object(
+                'index', v_index::integer, 'reason', 'review_rejected',
+                'detail', format('%s: %s', v_item ->> 'class', btrim(v_item ->> 'reason'))));
+        END IF;
+        IF v_why IS NOT NULL THEN
+            v_ignored := v_ignored || jsonb_build_object('index', v_item -> 'index', 'verdict', v_item -> 'verdict', 'why', v_why);
+        ELSE
+            v_seen := v_seen || v_index;
+        END IF;
+    END LOOP;
+    RETURN jsonb_build_object(
+        'survivors', (SELECT coalesce(jsonb_agg(s.value ORDER BY s.ord), '[]')
+                        FROM jsonb_array_elements(p_judged -> 'survivors') WITH ORDINALITY AS s(value, ord)
+                       WHERE NOT v_rejected ? (s.value ->> 'index')),
+        'dropped', (p_judged -> 'dropped') || (SELECT coalesce(jsonb_agg(r.value ORDER BY r.key::integer), '[]')
+                                                 FROM jsonb_each(v_rejected) AS r),
+        'review', jsonb_build_object(
+            'applied', true,
+            'rejected', (SELECT coalesce(jsonb_agg(r.value -> 'index' ORDER BY r.key::integer), '[]') FROM jsonb_each(v_rejected) AS r),
+            'ignored', to_jsonb(v_ignored)));
+END
+$$;
+
 CREATE FUNCTION public.study_card_card_text(p_card jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'public', 'pg_temp'
@@ -167,13 +259,15 @@ CREATE FUNCTION public.study_card_carry_request(p_job_id bigint) RETURNS bigint
 DECLARE
     v_new_id bigint;
 BEGIN
+    -- documents only: no trigger or sweep follows their versions, so the request would
+    -- be lost; the other kinds' new versions are enqueued by their triggers and the sweep
     INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind, priority)
     SELECT j.user_id, j.source_kind, j.source_id, s.version, j.kind, j.priority
       FROM study_memo_card_jobs j
      CROSS JOIN LATERAL study_card_source(j.source_kind, j.source_id) AS s
      WHERE j.id = p_job_id AND j.source_kind = 'document' AND j.error_code = 'stale_version'
        AND j.status = 'skipped' AND s.version IS NOT NULL
-    ON CONFLICT DO NOTHING
+    ON CONFLICT DO NOTHING  -- study_memo_card_jobs_version_uniq: that version's job stays
     RETURNING id INTO v_new_id;
     PERFORM study_card_notify(CASE WHEN v_new_id IS NULL THEN 0 ELSE 1 END);
     RETURN v_new_id;
@@ -189,7 +283,7 @@ DECLARE
     v_evidence jsonb := coalesce(nullif(p_card -> 'evidence', 'null'), '[]');
     v_item jsonb;
     v_index integer;
-    v_source jsonb;
+    v_handle text;
     v_missing text[];
     v_card_text text;
 BEGIN
@@ -216,27 +310,31 @@ BEGIN
     FOR v_item, v_index IN
         SELECT e.value, e.ord - 1 FROM jsonb_array_elements(v_evidence) WITH ORDINALITY AS e(value, ord)
     LOOP
-        v_source := p_sources -> (v_item ->> 'source');
-        IF coalesce(strpos(v_source ->> 'norm', study_card_norm(v_item ->> 'quote')), 0) = 0 THEN
+        -- path lookups (#>>) copy one string out of p_sources, not the source's whole entry
+        v_handle := v_item ->> 'source';
+        IF coalesce(strpos(p_sources #>> ARRAY[v_handle, 'norm'], study_card_norm(v_item ->> 'quote')), 0) = 0 THEN
             reason := 'evidence_not_found';
             detail := format('evidence %s: the quote is not in %s', v_index, v_item ->> 'source');
             RETURN;
         END IF;
-        IF NOT (v_source -> 'bidi')::boolean AND v_item ->> 'quote' ~ '[\u202A-\u202E\u2066-\u2069]' THEN
+        IF NOT (p_sources #>> ARRAY[v_handle, 'bidi'])::boolean AND v_item ->> 'quote' ~ '[\u202A-\u202E\u2066-\u2069]' THEN
             reason := 'evidence_not_found';
             detail := format('evidence %s: the quote has bidi controls that %s does not have', v_index, v_item ->> 'source');
             RETURN;
         END IF;
+        IF study_card_in_place(v_item ->> 'quote', p_sources #>> ARRAY[v_handle, 'text']) THEN
+            CONTINUE;  -- verbatim: its numbers and names are the source's
+        END IF;
         v_missing := study_card_unsupported_quantities(
-            v_item ->> 'quote', ARRAY(SELECT jsonb_array_elements_text(v_source -> 'keys')));
+            v_item ->> 'quote', ARRAY(SELECT jsonb_array_elements_text(p_sources #> ARRAY[v_handle, 'keys'])));
         IF cardinality(v_missing) > 0 THEN
             reason := 'evidence_not_found';
             detail := format('evidence %s: the quote''s number %s is not a number of %s',
                              v_index, array_to_string(v_missing, ', '), v_item ->> 'source');
             RETURN;
         END IF;
-        v_missing := study_card_missing_names(v_item ->> 'quote', v_source ->> 'norm',
-                                              ARRAY(SELECT jsonb_array_elements_text(v_source -> 'names')));
+        v_missing := study_card_missing_names(v_item ->> 'quote', p_sources #>> ARRAY[v_handle, 'norm'],
+                                              ARRAY(SELECT jsonb_array_elements_text(p_sources #> ARRAY[v_handle, 'names'])));
         IF cardinality(v_missing) > 0 THEN
             reason := 'evidence_not_found';
             detail := format('evidence %s: the quote''s name %s is not a name of %s',
@@ -252,11 +350,15 @@ BEGIN
         detail := array_to_string(v_missing, ', ') || ' not in evidence';
         RETURN;
     END IF;
-    v_missing := (SELECT study_card_missing_names(v_card_text, string_agg(DISTINCT cited.source ->> 'norm', '|'),
-                                                  array_agg(name.value))
-                    FROM (SELECT DISTINCT p_sources -> (e.value ->> 'source') AS source
-                            FROM jsonb_array_elements(v_evidence) AS e) AS cited
-                    LEFT JOIN LATERAL jsonb_array_elements_text(cited.source -> 'names') AS name(value) ON true);
+    -- the cited handles once each; each source's text is read out of p_sources once
+    v_missing := (SELECT study_card_missing_names(
+                             v_card_text,
+                             string_agg(p_sources #>> ARRAY[c.handle, 'norm'], '|'),
+                             ARRAY(SELECT DISTINCT n.name
+                                     FROM unnest(array_agg(c.handle)) AS h(handle),
+                                          jsonb_array_elements_text(p_sources #> ARRAY[h.handle, 'names']) AS n(name)))
+                    FROM (SELECT DISTINCT e.value ->> 'source' AS handle
+                            FROM jsonb_array_elements(v_evidence) AS e) AS c);
     IF cardinality(v_missing) > 0 THEN
         reason := 'quantity_unsupported';
         detail := format('the name %s is not in the cited sources', array_to_string(v_missing, ', '));
@@ -284,6 +386,7 @@ $$;
 CREATE FUNCTION public.study_card_check_result(p_job_id bigint, p_worker text, p_result jsonb) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
     AS $$
 DECLARE
     v_job study_memo_card_jobs := study_card_lock_job(p_job_id, p_worker);
@@ -313,15 +416,19 @@ CREATE FUNCTION public.study_card_choice_label(p_n integer) RETURNS text
     RETURN CASE WHEN ((p_n >= 1) AND (p_n <= 20)) THEN (chr((9311 + p_n)) || '.'::text) ELSE (('('::text || p_n) || ')'::text) END;
 
 CREATE FUNCTION public.study_card_cited_sources(p_handles jsonb, p_cards jsonb) RETURNS jsonb
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'public', 'pg_temp'
     SET standard_conforming_strings TO 'on'
     AS $$
+DECLARE
+    v_sources jsonb;
+    v_handle text;
+    v_raw text;
+BEGIN
     SELECT coalesce(jsonb_object_agg(cited.handle, jsonb_build_object(
-               'kind', ref ->> 'kind', 'id', (ref ->> 'id')::bigint, 'norm', study_card_norm(src.text),
-               'keys', to_jsonb(ARRAY(SELECT DISTINCT k FROM unnest(study_card_quantity_keys(src.text)) AS k)),
-               'names', to_jsonb(study_card_names(src.text)),
-               'bidi', coalesce(src.text ~ '[\u202A-\u202E\u2066-\u2069]', false))), '{}')
+               'kind', r.ref ->> 'kind', 'id', (r.ref ->> 'id')::bigint, 'text', study_card_collapsed(src.text),
+               'norm', study_card_norm(src.text), 'bidi', coalesce(src.text ~ '[\u202A-\u202E\u2066-\u2069]', false))), '{}')
+      INTO v_sources
       FROM (SELECT DISTINCT item.value ->> 'source' AS handle
               FROM jsonb_array_elements(p_cards) AS card
              CROSS JOIN jsonb_array_elements(CASE WHEN jsonb_typeof(card.value -> 'evidence') = 'array'
@@ -329,7 +436,25 @@ CREATE FUNCTION public.study_card_cited_sources(p_handles jsonb, p_cards jsonb) 
              WHERE jsonb_typeof(item.value -> 'source') = 'string') AS cited
      CROSS JOIN LATERAL (SELECT p_handles -> cited.handle AS ref) AS r
      CROSS JOIN LATERAL (SELECT study_card_source_text(r.ref ->> 'kind', (r.ref ->> 'id')::bigint) AS text) AS src
-     WHERE jsonb_typeof(r.ref) = 'object'
+     WHERE jsonb_typeof(r.ref) = 'object';
+
+    FOR v_handle IN
+        SELECT DISTINCT item.value ->> 'source'
+          FROM jsonb_array_elements(p_cards) AS card
+         CROSS JOIN jsonb_array_elements(CASE WHEN jsonb_typeof(card.value -> 'evidence') = 'array'
+                                              THEN card.value -> 'evidence' ELSE '[]' END) AS item
+         WHERE v_sources ? (item.value ->> 'source') AND jsonb_typeof(item.value -> 'quote') = 'string'
+           AND (NOT study_card_in_place(item.value ->> 'quote', v_sources #>> ARRAY[item.value ->> 'source', 'text'])
+                OR cardinality(study_card_missing_names(study_card_card_text(card.value),
+                                                        v_sources #>> ARRAY[item.value ->> 'source', 'norm'])) > 0)
+    LOOP
+        v_raw := study_card_source_text(p_handles -> v_handle ->> 'kind', (p_handles -> v_handle ->> 'id')::bigint);
+        v_sources := jsonb_set(v_sources, ARRAY[v_handle], (v_sources -> v_handle) || jsonb_build_object(
+            'keys', to_jsonb(ARRAY(SELECT DISTINCT k FROM unnest(study_card_quantity_keys(v_raw)) AS k)),
+            'names', to_jsonb(ARRAY(SELECT DISTINCT n FROM unnest(study_card_names(v_raw)) AS n))));
+    END LOOP;
+    RETURN v_sources;
+END
 $$;
 
 CREATE TABLE public.study_memo_card_jobs (
@@ -399,6 +524,9 @@ BEGIN
                      AND study_card_next_status('lease_expired', attempts, max_attempts) <> 'pending'
                      FOR UPDATE SKIP LOCKED);
 
+    -- Until limit jobs: first the jobs whose lease is over (a vanished worker's) and that
+    -- have an attempt left, then pending jobs whose run_after has come; highest priority
+    -- first, then the oldest.
     LOOP
         v_ids := ARRAY(SELECT id FROM study_memo_card_jobs
                         WHERE status = 'processing' AND study_card_lease_end(lease_expires_at, lease_renewed_at) < now()
@@ -415,6 +543,9 @@ BEGIN
         END IF;
         EXIT WHEN cardinality(v_ids) = 0;
 
+        -- A job whose source is gone, not ready or at another version is closed with
+        -- study_card_source_problem's code (closes_with: skipped) and not returned; a
+        -- requested document that changed is carried to its current version.
         UPDATE study_memo_card_jobs j
            SET status = e.closes_with, error_code = c.problem, completed_at = now(),
                error_message = format('closed at claim by %s', p_worker),
@@ -426,6 +557,9 @@ BEGIN
          WHERE j.id = c.id;
         PERFORM study_card_carry_request(id) FROM unnest(v_ids) AS id;
 
+        -- locked_by_role: every later call for the job must come from this login role; a
+        -- longer lease is capped, not refused (the rows returned show the lease granted);
+        -- a job taken over records the lost attempt as lease_expired
         RETURN QUERY
         UPDATE study_memo_card_jobs j
            SET status = 'processing', attempts = j.attempts + 1, started_at = now(),
@@ -451,14 +585,15 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION public.study_card_close_job(p_job_id bigint, p_status text, p_error_code text, p_error_message text, p_kept bigint[], p_retired bigint[], p_dropped jsonb) RETURNS jsonb
+CREATE FUNCTION public.study_card_close_job(p_job_id bigint, p_status text, p_error_code text, p_error_message text, p_kept bigint[], p_retired bigint[], p_dropped jsonb, p_review jsonb DEFAULT NULL::jsonb) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO 'public', 'pg_temp'
     AS $$
 DECLARE
     v_report jsonb := jsonb_build_object(
         'job_id', p_job_id, 'status', p_status, 'error_code', p_error_code,
-        'kept', to_jsonb(p_kept), 'retired', to_jsonb(p_retired), 'dropped', p_dropped);
+        'kept', to_jsonb(p_kept), 'retired', to_jsonb(p_retired), 'dropped', p_dropped)
+        || CASE WHEN p_review IS NOT NULL THEN jsonb_build_object('review', p_review) ELSE '{}' END;
 BEGIN
     UPDATE study_memo_card_jobs
        SET status = p_status, error_code = p_error_code, error_message = p_error_message,
@@ -537,6 +672,14 @@ CREATE FUNCTION public.study_card_cloze_visible(p_text text, p_n integer) RETURN
       LEFT JOIN study_card_cloze_deletions(p_text) AS d ON d.ord = part.ord
 $$;
 
+CREATE FUNCTION public.study_card_collapsed(p_text text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN regexp_replace(public.study_card_visible(p_text), (('['::text || public.study_card_spaces()) || ']+'::text), ' '::text, 'g'::text);
+
+CREATE FUNCTION public.study_card_commit_lock(p_scope text, p_value text) RETURNS bigint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN hashtextextended(((('study_card commit '::text || p_scope) || ' '::text) || p_value), (0)::bigint);
+
 CREATE FUNCTION public.study_card_delete(p_card_id bigint) RETURNS boolean
     LANGUAGE sql SECURITY DEFINER
     SET search_path TO 'public', 'pg_temp'
@@ -544,6 +687,8 @@ CREATE FUNCTION public.study_card_delete(p_card_id bigint) RETURNS boolean
     WITH deleted AS (
         UPDATE study_memo_cards
            SET deleted_at = now(), retired_reason = 'user_deleted', updated_at = now()
+         -- active only: a card already retired by a newer version is not one the user
+         -- saw and rejected
          WHERE id = p_card_id AND deleted_at IS NULL
         RETURNING id)
     SELECT EXISTS (SELECT FROM deleted)
@@ -558,18 +703,14 @@ DECLARE
     v_runnable int := 0;
     v_kind text;
     v_ids bigint[];
-    v_users bigint[];
-    v_versions timestamptz[];
-    v_focus timestamptz[];
     v_added record;
 BEGIN
     IF p_limit IS NULL OR p_limit < 1 THEN
         RAISE EXCEPTION 'p_limit must be at least 1, got %', p_limit USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    FOR v_kind, v_ids, v_users, v_versions, v_focus IN
-        SELECT d.source_kind, array_agg(d.source_id), array_agg(d.user_id), array_agg(d.version),
-               array_agg(study_card_topic_focus(d.topic_id))
-          FROM (SELECT s.*
+    FOR v_kind, v_ids IN
+        SELECT d.source_kind, array_agg(d.source_id)
+          FROM (SELECT s.source_kind, s.source_id
                   FROM study_card_ready_sources() AS s
                  WHERE NOT EXISTS (SELECT FROM study_memo_card_jobs j
                                     WHERE j.source_kind = s.source_kind AND j.source_id = s.source_id
@@ -578,12 +719,53 @@ BEGIN
                  LIMIT p_limit) AS d
          GROUP BY d.source_kind
     LOOP
-        v_added := study_card_add_jobs(v_kind, v_ids, v_users, v_versions, v_focus);
+        v_added := study_card_add_source_jobs(v_kind, v_ids);
         v_made := v_made + v_added.made;
         v_runnable := v_runnable + v_added.runnable;
     END LOOP;
     PERFORM study_card_notify(v_runnable);
     RETURN v_made;
+END
+$$;
+
+CREATE FUNCTION public.study_card_enqueue_ids(p_kind text, p_ids text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    v_added record;
+BEGIN
+    v_added := study_card_add_source_jobs(p_kind, string_to_array(p_ids, ',')::bigint[]);
+    IF v_added.runnable > 0 THEN
+        PERFORM set_config('study_card.runnable',
+                           (coalesce(nullif(current_setting('study_card.runnable', true), ''), '0')::int
+                            + v_added.runnable)::text, true);
+    END IF;
+END
+$$;
+
+CREATE FUNCTION public.study_card_enqueue_source(p_kind text, p_id bigint) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_pending text;
+BEGIN
+    IF p_kind = 'question' THEN
+        v_pending := current_setting('study_card.pending_question', true);
+    ELSIF p_kind = 'subject_note' THEN
+        v_pending := current_setting('study_card.pending_subject_note', true);
+    ELSE
+        RAISE EXCEPTION 'unknown source kind % for a trigger, expected question or subject_note', p_kind
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_pending IS NULL OR v_pending = '' THEN
+        PERFORM set_config('study_card.pending_' || p_kind, p_id::text, true);
+    ELSIF octet_length(v_pending) < 2000 THEN  -- octet_length: length() counts characters
+        PERFORM set_config('study_card.pending_' || p_kind, v_pending || ',' || p_id, true);
+    ELSE
+        PERFORM set_config('study_card.pending_' || p_kind, '', true);
+        PERFORM study_card_enqueue_ids(p_kind, v_pending || ',' || p_id);
+    END IF;
 END
 $$;
 
@@ -594,17 +776,36 @@ CREATE FUNCTION public.study_card_enqueue_sources(p_kind text, p_source_ids bigi
 DECLARE
     v_added record;
 BEGIN
-    IF coalesce(cardinality(p_source_ids), 0) = 0 THEN
-        RETURN 0;
-    END IF;
-    SELECT a.* INTO v_added
-      FROM (SELECT array_agg(s.source_id) AS ids, array_agg(s.user_id) AS owners, array_agg(s.version) AS versions,
-                   array_agg(study_card_topic_focus(s.topic_id)) AS focus
-              FROM study_card_ready_sources() AS s
-             WHERE s.source_kind = p_kind AND s.source_id = ANY (p_source_ids)) AS r
-     CROSS JOIN LATERAL study_card_add_jobs(p_kind, r.ids, r.owners, r.versions, r.focus) AS a;
+    v_added := study_card_add_source_jobs(p_kind, p_source_ids);
     PERFORM study_card_notify(v_added.runnable);
     RETURN v_added.made;
+END
+$$;
+
+CREATE FUNCTION public.study_card_enqueue_statement() RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    v_pending text;
+    v_runnable int;
+BEGIN
+    v_pending := current_setting('study_card.pending_question', true);
+    IF v_pending <> '' THEN
+        PERFORM set_config('study_card.pending_question', '', true);
+        PERFORM study_card_enqueue_ids('question', v_pending);
+    END IF;
+    v_pending := current_setting('study_card.pending_subject_note', true);
+    IF v_pending <> '' THEN
+        PERFORM set_config('study_card.pending_subject_note', '', true);
+        PERFORM study_card_enqueue_ids('subject_note', v_pending);
+    END IF;
+    v_runnable := coalesce(nullif(current_setting('study_card.runnable', true), ''), '0')::int;
+    IF v_runnable > 0 THEN
+        PERFORM set_config('study_card.runnable', '0', true);
+        PERFORM study_card_notify(v_runnable);
+    END IF;
+    RETURN v_runnable;
 END
 $$;
 
@@ -624,6 +825,9 @@ BEGIN
         RAISE EXCEPTION 'unknown error code %', coalesce(quote_literal(p_error_code), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = format('a worker records one of: %s', v_worker_codes);
+    -- The other codes are the database's (claim, reap and commit_cards record them): a
+    -- worker that could record one that ends a job for good would close a current
+    -- version for good (the sweep never extracts it again).
     ELSIF v_code.recorded_by <> 'worker' THEN
         RAISE EXCEPTION 'error code % is recorded by the database only, not through study_card_fail', p_error_code
             USING ERRCODE = 'invalid_parameter_value',
@@ -656,7 +860,6 @@ CREATE FUNCTION public.study_card_gather(p_job_id bigint, p_k integer DEFAULT 6,
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'public', 'pg_temp'
     SET enable_seqscan TO 'off'
-    SET enable_bitmapscan TO 'off'
     SET plan_cache_mode TO 'force_custom_plan'
     SET "pg_trgm.word_similarity_threshold" TO '0.2'
     AS $$
@@ -706,14 +909,18 @@ BEGIN
     SELECT coalesce(jsonb_agg(jsonb_build_object('kind', f.kind, 'id', f.id, 'score', f.score)
                               ORDER BY f.score DESC, f.kind, f.id), '[]')
       INTO v_related
-      FROM (SELECT hit.source_kind AS kind, hit.source_id AS id, sum(1.0 / (60 + hit.rank))::double precision AS score
-              FROM (SELECT * FROM study_card_related_by_vector(v_job.user_id, v_query, v_pool,
-                                                               v_job.source_kind, v_job.source_id)
-                     WHERE v_query IS NOT NULL
+      FROM (WITH near AS MATERIALIZED (
+                SELECT * FROM study_card_related_by_vector(v_job.user_id, v_query, v_pool,
+                                                           v_job.source_kind, v_job.source_id)
+                 WHERE v_query IS NOT NULL)
+            SELECT hit.source_kind AS kind, hit.source_id AS id, sum(1.0 / (60 + hit.rank))::double precision AS score
+              FROM (SELECT * FROM near
                     UNION ALL
-                    SELECT * FROM study_card_related_by_text(v_job.user_id,
-                                                             study_card_source_query(v_job.source_kind, v_job.source_id),
-                                                             v_pool, v_job.source_kind, v_job.source_id)) AS hit
+                    SELECT * FROM study_card_related_by_text(
+                        v_job.user_id, study_card_source_query(v_job.source_kind, v_job.source_id),
+                        v_pool, v_job.source_kind, v_job.source_id,
+                        ARRAY(SELECT n.source_id FROM near n WHERE n.source_kind = 'document_chunk'),
+                        ARRAY(SELECT n.source_id FROM near n WHERE n.source_kind = 'subject_note'))) AS hit
              GROUP BY hit.source_kind, hit.source_id
              ORDER BY 3 DESC, 1, 2
              LIMIT p_k) AS f;
@@ -747,6 +954,14 @@ CREATE FUNCTION public.study_card_generic_words() RETURNS text[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN ARRAY['패턴'::text, '방법'::text, '방식'::text, '기법'::text, '시대'::text, '구조'::text, '단계'::text, '과정'::text, '원칙'::text, '개념'::text, '종류'::text, '유형'::text, '기능'::text, '특징'::text, '역할'::text, '형태'::text, '이론'::text, '모델'::text, '기술'::text, '현상'::text, '제도'::text, '정책'::text, '연산자'::text, '명령어'::text, '키워드'::text, '함수'::text, '대첩'::text, '전투'::text, '전쟁'::text, '운동'::text, '조약'::text, '사건'::text, '왕조'::text, 'pattern'::text, 'method'::text, 'model'::text, 'operator'::text];
 
+CREATE FUNCTION public.study_card_is_blank(p_text text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN ((p_text IS NULL) OR (public.study_card_visible(p_text) !~ (('[^'::text || public.study_card_spaces()) || ']'::text)));
+
+CREATE FUNCTION public.study_card_has_text(p_text text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN ((p_text IS NOT NULL) AND ((p_text ~ '[0-9A-Za-z\uAC00-\uD7A3]'::text) OR (NOT public.study_card_is_blank(p_text))));
+
 CREATE FUNCTION public.study_card_heartbeat(p_job_id bigint, p_worker text, p_lease interval DEFAULT '00:10:00'::interval) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'public', 'pg_temp'
@@ -758,6 +973,8 @@ BEGIN
     IF p_lease IS NULL OR p_lease <= interval '0' THEN
         RAISE EXCEPTION 'p_lease must be positive, got %', p_lease USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- never wait: the row's holder may be commit_cards closing the job, which can take a
+    -- while
     SELECT * INTO v_job FROM study_memo_card_jobs WHERE id = p_job_id FOR NO KEY UPDATE SKIP LOCKED;
     v_locked := FOUND;
     IF NOT v_locked THEN  -- missing, or its row is locked by another transaction
@@ -794,6 +1011,9 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = format('status %s, locked by %s', v_job.status, coalesce(v_job.locked_by, 'nobody'));
     END IF;
+    -- session_user, not current_user: inside the SECURITY DEFINER functions that call
+    -- this, current_user is their owner, and a member of study_card_worker cannot change
+    -- its session_user
     IF v_job.locked_by_role IS DISTINCT FROM session_user THEN
         RAISE EXCEPTION 'study card job % was claimed by login role %, not by this session''s role %',
                         p_job_id, v_job.locked_by_role, session_user
@@ -805,9 +1025,18 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION public.study_card_is_blank(p_text text) RETURNS boolean
+CREATE FUNCTION public.study_card_in_place(p_quote text, p_text text) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN ((p_text IS NULL) OR (public.study_card_visible(p_text) !~ (('[^'::text || public.study_card_spaces()) || ']'::text)));
+    SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
+    AS $_$
+    SELECT q.quote <> '' AND p.at > 0
+           AND NOT (q.quote ~ '^[0-9A-Za-z]' AND substr(p_text, p.at - 1, 1) ~ '[0-9A-Za-z]')
+           AND NOT (q.quote ~ '[0-9A-Za-z]$' AND substr(p_text, p.at + char_length(q.quote), 1) ~ '[0-9A-Za-z]')
+           AND NOT (q.quote ~ '[0-9]$' AND substr(p_text, p.at + char_length(q.quote), 2) ~ '^[.,][0-9]')
+      FROM (SELECT btrim(study_card_collapsed(p_quote)) AS quote) AS q
+     CROSS JOIN LATERAL (SELECT strpos(p_text, q.quote) AS at) AS p
+$_$;
 
 CREATE FUNCTION public.study_card_judge(p_job public.study_memo_card_jobs, p_cards jsonb) RETURNS jsonb
     LANGUAGE plpgsql STABLE
@@ -815,9 +1044,12 @@ CREATE FUNCTION public.study_card_judge(p_job public.study_memo_card_jobs, p_car
     AS $$
 DECLARE
     c_max_cards constant integer := (study_card_limits()).cards;
+    -- the cards past study_card_limits().cards are never read, and dropped as
+    -- invalid_shape at the end: never truncated silently
     v_cards jsonb := (SELECT coalesce(jsonb_agg(c.value ORDER BY c.ord), '[]')
                         FROM jsonb_array_elements(p_cards) WITH ORDINALITY AS c(value, ord)
                        WHERE c.ord <= c_max_cards);
+    -- the cited sources, read once for all the cards
     v_sources jsonb := study_card_cited_sources(coalesce(p_job.payload -> 'handles', '{}'), v_cards);
     v_card jsonb;
     v_index integer;
@@ -841,6 +1073,8 @@ BEGIN
             v_answer_key := study_card_answer_key(v_card ->> 'type', v_card ->> 'answer', v_card ->> 'text');
             v_prompt := study_card_prompt_text(v_card ->> 'type', v_card ->> 'cue', v_card ->> 'text');
             v_quotes := ARRAY(SELECT study_card_norm(e.value ->> 'quote') FROM jsonb_array_elements(v_card -> 'evidence') AS e);
+            -- duplicate_in_batch: the same norm_key as an earlier kept card of this result,
+            -- or a near-duplicate of one (study_card_near_duplicate)
             SELECT m.idx, m.how INTO v_other
               FROM (SELECT p.value ->> 'index' AS idx,
                            CASE WHEN p.value ->> 'key' = v_key THEN 'the same card'
@@ -857,6 +1091,8 @@ BEGIN
                 v_detail := CASE v_other.how WHEN 'the same card' THEN format('same card as card %s of this result', v_other.idx)
                             ELSE format('near-duplicate of card %s of this result: %s', v_other.idx, v_other.how) END;
             ELSE
+                -- duplicate: an active card of the user from another source, the same or a
+                -- near-duplicate (found through study_memo_cards_active_answer_key_idx)
                 SELECT m.id, m.source_kind, m.source_id, m.how INTO v_other
                   FROM (SELECT c.id, c.source_kind, c.source_id,
                                CASE WHEN c.norm_key = v_key THEN 'the same card'
@@ -878,6 +1114,7 @@ BEGIN
                                          ELSE 'card %s (from %s %s) is a near-duplicate: %s' END,
                                        v_other.id, v_other.source_kind, v_other.source_id, v_other.how);
                 ELSE
+                    -- user_deleted: the user deleted a card with this norm_key
                     SELECT c.id INTO v_other
                       FROM study_memo_cards c
                      WHERE c.user_id = p_job.user_id AND c.norm_key = v_key AND c.retired_reason = 'user_deleted'
@@ -962,17 +1199,47 @@ CREATE FUNCTION public.study_card_limits(OUT cards integer, OUT cue integer, OUT
     SELECT 20, 300, 300, 600, 5, 1000, 1000
 $$;
 
+CREATE FUNCTION public.study_card_lock_commit(p_job public.study_memo_card_jobs, p_cards jsonb) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    v_key bigint;
+BEGIN
+    -- a commit of another version of the same source: supersede and the version check
+    -- must see each other
+    PERFORM pg_advisory_xact_lock(study_card_commit_lock('source', p_job.source_kind || ':' || p_job.source_id));
+    -- exact duplicates share an answer_key, and the near-duplicate guard compares only
+    -- cards that share it: two sources committing one fact at once queue here and the
+    -- second sees the first's card; commits of one user with other answers run in parallel
+    FOR v_key IN
+        SELECT DISTINCT study_card_commit_lock('answer', p_job.user_id || ':' || k.answer_key)
+          FROM (SELECT study_card_answer_key(c.value ->> 'type', c.value ->> 'answer', c.value ->> 'text') AS answer_key
+                  FROM jsonb_array_elements(p_cards) WITH ORDINALITY AS c(value, ord)
+                 WHERE c.ord <= (study_card_limits()).cards AND jsonb_typeof(c.value) = 'object') AS k
+         WHERE k.answer_key IS NOT NULL
+         ORDER BY 1
+    LOOP
+        PERFORM pg_advisory_xact_lock(v_key);
+    END LOOP;
+END
+$$;
+
 CREATE FUNCTION public.study_card_lock_job(p_job_id bigint, p_worker text) RETURNS public.study_memo_card_jobs
     LANGUAGE plpgsql
     SET search_path TO 'public', 'pg_temp'
     AS $$
 BEGIN
+    -- the version check after the advisory locks must see a commit that happened while
+    -- it waited, which a REPEATABLE READ snapshot taken before the wait cannot
     IF current_setting('transaction_isolation') <> 'read committed' THEN
         RAISE EXCEPTION 'commit_cards must run at isolation level READ COMMITTED, not %',
                         upper(current_setting('transaction_isolation'))
             USING ERRCODE = 'invalid_transaction_state',
                   HINT = 'check default_transaction_isolation of the worker''s role, database and connection options';
     END IF;
+    -- the owner before the job: the order of the host's cascading delete of a user, so
+    -- such a delete waits or goes first, never deadlocks
     PERFORM study_card_lock_owner((SELECT j.user_id FROM study_memo_card_jobs j WHERE j.id = p_job_id));
     RETURN study_card_held_job(p_job_id, p_worker);
 END
@@ -996,6 +1263,9 @@ CREATE FUNCTION public.study_card_max_lease() RETURNS interval
            FROM (SELECT substr(c.setting, strpos(c.setting, '=') + 1) AS value, s.setdatabase
                    FROM pg_db_role_setting s
                   CROSS JOIN unnest(s.setconfig) AS c(setting)
+                  -- the database's defaults only: a session's SET, PGOPTIONS and a
+                  -- role's own default are a worker's to set, for a long lease of its
+                  -- own or a short cap under which every other lease looks expired
                   WHERE s.setrole = 0
                     AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
                     AND split_part(c.setting, '=', 1) = 'study_card.max_lease') AS v
@@ -1019,7 +1289,11 @@ CREATE FUNCTION public.study_card_missing_names(p_text text, p_source_norm text,
     AS $_$
     SELECT coalesce(array_agg(x.name ORDER BY x.ord), '{}')
       FROM unnest(study_card_names(p_text)) WITH ORDINALITY AS x(name, ord)
+     -- missing: not one of the sources' names (source_norm alone cannot tell a longer
+     -- number from two tokens it glued together: 'IPv4 32비트' normalises to 'ipv432비트')
      WHERE x.name <> ALL (coalesce(p_source_names, '{}'))
+       -- nor in source_norm as a whole: a digit at either end of the name must not
+       -- continue a longer number there ('col2' is not in '…col20…', '2nf' not in '…12nf…')
        AND NOT (strpos(coalesce(p_source_norm, ''), x.name) > 0  -- cheap test first
                 AND coalesce(p_source_norm, '') ~ (
                     CASE WHEN x.name ~ '^[0-9]' THEN '(?:^|[^0-9])' ELSE '' END
@@ -1126,7 +1400,9 @@ DECLARE
     c_korean_numerals CONSTANT text := '일이삼사오육칠팔구십백천만억조영공';
     c_hanja_numerals CONSTANT text := '〇零一二三四五六七八九十百千萬万億兆';
     c_hanja_suffixes CONSTANT text := '間|前|後|以上|以下|以內|以内|未滿|未満|餘|當';
-    -- The scan, leftmost-longest; no capture group.
+    -- The scan, leftmost-longest; no capture group: captures make PostgreSQL dissect
+    -- every match (bench/README.md, "The cost of commit_cards on big sources"). Each
+    -- match, a few words long, is then split by a small expression (head).
     c_scan_numbers CONSTANT text :=
         -- a Latin word touching digits (col2, IPv4, utf8mb4, UTF-8, HTTP/2, X.509)
         '[A-Za-z_]+(?:[-/:.]?[0-9]+(?:\.[0-9]+)*[A-Za-z_]*)+'
@@ -1263,7 +1539,8 @@ BEGIN
                                  WHEN strpos('年名個个回倍歲歳日月分秒件層元圓週', left(p.w1, 1)) > 0 THEN left(p.w1, 1)
                             END AS hanja_unit) AS h) AS q
     ),
-    -- each distinct key once: {'level:word': unit or null}; 'N분의 M' is a fraction
+    -- each distinct key once, not each occurrence: an expression over many distinct
+    -- syllables is slow per call; {'level:word': unit or null}; 'N분의 M' is a fraction
     unit_map AS (
         SELECT coalesce(jsonb_object_agg(d.key,
                    CASE WHEN split_part(d.key, ':', 2) !~ '^분의' THEN
@@ -1348,7 +1625,10 @@ BEGIN
         -- is a name, and so are digits touching Latin letters that are not a unit
         SELECT r.n, r.kind,
                CASE WHEN r.kind = 'name' AND r.term IS NOT NULL THEN r.digits || r.w1
-                    WHEN r.kind = 'name' THEN coalesce(r.caps || ' ', '') || r.digits || r.latin
+                    -- a word attached to the digits makes the name (3-way, 2NF), not the
+                    -- capitals before them (TCP 3-way)
+                    WHEN r.kind = 'name' AND r.latin <> '' THEN r.digits || r.latin
+                    WHEN r.kind = 'name' THEN coalesce(r.caps || ' ', '') || r.digits
                     ELSE r.digits || CASE WHEN r.applied IS NOT NULL THEN r.s1 || r.applied ELSE '' END
                          || CASE WHEN r.raw_unit IS NULL THEN ''
                                  WHEN r.applied IS NULL THEN r.s1 || r.raw_unit
@@ -1362,8 +1642,9 @@ BEGIN
                          WHEN '천억' THEN 100000000000 WHEN '조' THEN 1000000000000 ELSE 1 END END,
                CASE WHEN r.kind <> 'name' THEN r.raw_unit END,
                CASE WHEN r.kind = 'name' AND r.term IS NOT NULL THEN translate(r.digits, ',.', '') || r.term
-                    WHEN r.kind = 'name'
-                    THEN lower(translate(coalesce(r.caps, '') || r.digits || r.latin, '_-/:.,', '') COLLATE "C") END,
+                    WHEN r.kind = 'name' AND r.latin <> ''
+                    THEN lower(translate(r.digits || r.latin, '_-/:.,', '') COLLATE "C")
+                    WHEN r.kind = 'name' THEN lower(translate(coalesce(r.caps, '') || r.digits, '_-/:.,', '') COLLATE "C") END,
                CASE WHEN r.kind = 'verbatim' THEN r.digits || coalesce(r.applied, '') END
           FROM (SELECT z.*,
                        CASE WHEN z.w1 ~ '^-?[A-Za-z]' AND z.s1 = '' THEN z.w1 ELSE '' END AS latin,
@@ -1428,6 +1709,8 @@ DECLARE
     v_total numeric := 0;
     v_index integer;
 BEGIN
+    -- positional only for Hanja digits without a multiplier; one Hangul syllable is its
+    -- digit
     IF v_numeral IN ('영', '공') THEN
         RETURN 0;
     ELSIF v_numeral !~ '[십백천만억조]' THEN
@@ -1438,6 +1721,8 @@ BEGIN
         END IF;
         RETURN NULL;
     END IF;
+    -- multiplicative: groups of [d]천 [d]백 [d]십 [d] before 조, 억, 만 and at the end, a
+    -- missing digit before a multiplier meaning 1
     v_big := regexp_match(v_numeral, '^(?:(' || c_group || ')조)?(?:(' || c_group || ')억)?(?:('
                                      || c_group || ')만)?(' || c_group || ')$');
     IF v_big IS NULL THEN
@@ -1492,6 +1777,8 @@ BEGIN
     DELETE FROM study_memo_card_jobs j
      WHERE j.status IN (SELECT status FROM study_card_job_statuses WHERE terminal)
        AND coalesce(j.completed_at, j.created_at) < now() - p_older_than
+       -- the current version's job is the idempotency record: without it the sweep would
+       -- extract that version again; older versions' and deleted sources' jobs go
        AND NOT EXISTS (SELECT FROM study_card_source(j.source_kind, j.source_id) AS s
                         WHERE s.version = j.source_version);
     GET DIAGNOSTICS v_pruned = ROW_COUNT;
@@ -1531,11 +1818,16 @@ CREATE FUNCTION public.study_card_quantity_words(p_list text) RETURNS text
     SET standard_conforming_strings TO 'on'
     AS $$
     SELECT CASE p_list
+        -- Hangul units, grouped by their last syllable (the particles that fit: after_*)
         WHEN 'units_vowel' THEN '퍼센트|분기|세기|세대|바이트|비트|주|초|개|회|배|세'
         WHEN 'units_consonant' THEN '퍼센트포인트|시간|주년|개년|년|분|원|명|건|층'
         WHEN 'units_rieul' THEN '개월|주일|일'
+        -- units in Latin letters, case as written
         WHEN 'latin_units' THEN 'km|cm|mm|nm|μm|m|kg|mg|g|ms|μs|ns|s|min|KB|kB|MB|GB|TB|PB|B|bps|Kbps|Mbps|Gbps'
                                 '|Hz|kHz|MHz|GHz|kW|W|V|mL|L'
+        -- particles and suffixes that may follow a unit in its word: after any last
+        -- syllable, then (after_*) those whose form must fit it (와 after a vowel, 과 after
+        -- a consonant)
         WHEN 'any' THEN '에서|에게|에는|에도|에|의|도|만에|만|간|째|차|부터|까지|마다|씩|동안|이상|이하|미만|'
                         '이내|전|후|보다|당|짜리|쯤|가량|정도|뿐|밖에|께|여|남짓|내|인|처럼|만큼|대로|같이|'
                         -- the copula, after any last syllable ('62개이다', '1개이면')
@@ -1546,6 +1838,9 @@ CREATE FUNCTION public.study_card_quantity_words(p_list text) RETURNS text
                                     '이며|이고|이다|이나|이면|이야|이었다|이었고|이었으며|이었던|이지만'
         WHEN 'after_rieul' THEN '은|이|을|과|로서|로써|로|이라고|이라는|이라도|이라서|이라|이란|'
                                 '이며|이고|이다|이나|이면|이야|이었다|이었고|이었으며|이었던|이지만'
+        -- the first particle allowed when a space separates the number from its unit: not
+        -- 의 과 와 로 요 도 전 후 인 다 고 …, after which the word is a noun of its own
+        -- (1 회의 'a meeting', 10 초과 'over 10', 7 주로 'mostly', 2 주도 'leadership')
         WHEN 'any_spaced' THEN '에서|에게|에는|에도|에|만에|만|간|째|부터|까지|마다|씩|동안|이상|이하|미만|'
                                '이내|보다|당|짜리|쯤|가량|정도|뿐|밖에|남짓'
         WHEN 'after_vowel_spaced' THEN '는|가|를'
@@ -1559,6 +1854,8 @@ CREATE FUNCTION public.study_card_query_words(p_text text) RETURNS TABLE(word te
     AS $_$
     SELECT w.word, w.pos, w.latin
       FROM (SELECT CASE WHEN t.latin THEN t.token
+                        -- one trailing particle off when two syllables or more remain
+                        -- (조건을 -> 조건, 교착상태에서 -> 교착상태; 임진왜란 stays)
                         ELSE regexp_replace(t.token,
                                '^([\uAC00-\uD7A3]{2,}?)(에서는|에서|으로는|으로|에게|까지|부터|처럼|만큼|은|는|이|가|을|를|의|에|로|와|과|만)$', '\1')
                    END AS word, t.pos::integer AS pos, t.latin
@@ -1566,9 +1863,10 @@ CREATE FUNCTION public.study_card_query_words(p_text text) RETURNS TABLE(word te
                       FROM regexp_matches(normalize(coalesce(p_text, ''), NFKC),
                                           '([A-Za-z0-9_]*[A-Za-z][A-Za-z0-9_]*|[\uAC00-\uD7A3]{2,})', 'g')
                            WITH ORDINALITY AS r(m, pos)) AS t
-             WHERE t.latin
+             WHERE t.latin  -- predicates and connectives (…다, 하는, 되는, 위해, 때문 …) out
                 OR t.token !~ '(다|하는|되는|하여|하고|하며|하면|되어|되며|되고|하지|하기|있는|없는|않는|않은|같은|위해|대해|통해|따라|때문|이며|이고|이면|으며|한|된|했고|였고|었고|하게|되게|려고|려는|도록|므로|지만|는데)$'
            ) AS w
+     -- out: one syllable and a particle (절은, 값과), and the stock words of exam questions
      WHERE w.word !~ '^[\uAC00-\uD7A3](은|는|을|를|에|의|와|과|로|도|만)$'
        AND w.word !~ '^(다음|옳은|옳지|것은|것을|것이|설명|설명으로|가장|적절한|해당|해당하는|무엇|무엇인가|고르시오|보기|정답|해설|문제|경우|이후|모두|이를|이는|이로써|그리고|또는|그러나|따라서|어떤|어느|다른|여러|각각|하나|이상|이하|사용|있다|없다|빈칸|들어갈|알맞은|바르게|틀린|아닌|관한|대한|위한)$'
 $_$;
@@ -1578,12 +1876,16 @@ CREATE FUNCTION public.study_card_question_answer(p_choices jsonb, p_answer text
     SET search_path TO 'public', 'pg_temp'
     AS $$
     SELECT CASE WHEN NOT study_card_is_blank(p_answer) THEN
+        -- a choice named by its number or label ('1', '③', '1번', '(1)'; 'A', '(A)' for
+        -- {"A": …}), else by its very text
         coalesce((SELECT c.line FROM study_card_question_choices(p_choices) AS c
                    WHERE c.key = study_card_choice_key(p_answer) AND c.key <> ''
                    ORDER BY c.ord LIMIT 1),
                  (SELECT c.line FROM study_card_question_choices(p_choices) AS c
                    WHERE btrim(p_answer) IN (c.body, c.line)
                    ORDER BY c.ord LIMIT 1),
+                 -- anything else as stored: '1970' without choices, a number past the
+                 -- last choice, a letter for array choices, '1, 3'
                  btrim(p_answer, E' \t\n\r\f\x0b\u00a0\u3000'))
     END
 $$;
@@ -1592,12 +1894,19 @@ CREATE FUNCTION public.study_card_question_choices(p_choices jsonb) RETURNS TABL
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'public', 'pg_temp'
     AS $_$
+    -- a JSON array, in order: key is the position; line the label and the choice, or the
+    -- choice as stored when it already begins with a circled number; a JSON null choice
+    -- is its label alone
     SELECT c.ord::integer, c.ord::text, btrim(c.value),
            CASE WHEN c.value ~ '^[\s\u00a0\u3000]*[\u2460-\u2473]' THEN btrim(c.value)
                 ELSE rtrim(study_card_choice_label(c.ord::integer) || ' ' || coalesce(btrim(c.value), '')) END
       FROM jsonb_array_elements_text(CASE jsonb_typeof(p_choices) WHEN 'array' THEN p_choices END)
            WITH ORDINALITY AS c(value, ord)
     UNION ALL
+    -- a JSON object, the host's own labels: numbers first in numeric order, then the
+    -- others by code point ('A' < 'B', '가' < '나'); line: a number 1–20 as its circled
+    -- number ({"1": …} -> '①. …'), a label ending in '.' or ')' as it is, any other
+    -- followed by '.' ({"A": …} -> 'A. …')
     SELECT row_number() OVER (ORDER BY o.number NULLS LAST, o.label COLLATE "C")::integer,
            study_card_choice_key(o.label), btrim(o.value),
            rtrim(CASE WHEN o.number BETWEEN 1 AND 20 THEN study_card_choice_label(o.number::integer)
@@ -1622,6 +1931,9 @@ CREATE FUNCTION public.study_card_question_query(p_stem text, p_answer text, p_e
         SELECT lower(e.word) AS key, e.word, e.pos, e.latin, false AS in_stem FROM study_card_query_words(p_explanation) AS e
         UNION ALL
         SELECT lower(s.word), s.word, 1000000 + s.pos, s.latin, true FROM study_card_query_words(p_stem) AS s),
+    -- words of the explanation and the stem not already in the answer, ranked by how
+    -- often the explanation uses them, + 1 for a stem word, + 1 for a Latin word, ties to
+    -- the earliest
     ranked AS (
         SELECT t.word, row_number() OVER (ORDER BY t.score DESC, t.pos) AS rank
           FROM (SELECT w.key, min(w.word) AS word, min(w.pos) AS pos,
@@ -1630,6 +1942,10 @@ CREATE FUNCTION public.study_card_question_query(p_stem text, p_answer text, p_e
                        + CASE WHEN bool_or(w.latin) THEN 1 ELSE 0 END AS score
                   FROM word AS w GROUP BY w.key) AS t
          WHERE strpos(lower(coalesce((SELECT a.text FROM answer AS a), '')), t.key) = 0),
+    -- Few words on purpose: gather's trigram search scores by word similarity, which
+    -- divides by the query's own trigrams, so each word added lowers a note that holds
+    -- only the answer, under the 0.2 threshold after a few (bench/README.md, "Recall of
+    -- gather")
     kept AS (
         SELECT r.word, r.rank, sum(length(r.word) + 1) OVER (ORDER BY r.rank) AS total
           FROM ranked AS r
@@ -1644,11 +1960,11 @@ CREATE FUNCTION public.study_card_ready_sources() RETURNS TABLE(source_kind text
     AS $$
     SELECT 'question'::text, q.id, q.user_id, q.topic_id, q.version
       FROM study_card_host_questions q
-     WHERE q.version IS NOT NULL AND NOT study_card_is_blank(q.explanation)
+     WHERE q.version IS NOT NULL AND study_card_has_text(q.explanation)
     UNION ALL
     SELECT 'subject_note'::text, n.id, n.user_id, n.topic_id, n.version
       FROM study_card_host_notes n
-     WHERE NOT study_card_is_blank(n.body)
+     WHERE study_card_has_text(n.body)
 $$;
 
 CREATE FUNCTION public.study_card_reap() RETURNS integer
@@ -1697,25 +2013,73 @@ CREATE FUNCTION public.study_card_refocus(p_topic_id bigint) RETURNS integer
     SELECT count(*)::int FROM changed
 $$;
 
-CREATE FUNCTION public.study_card_related_by_text(p_user_id bigint, p_query text, p_limit integer, p_skip_kind text, p_skip_id bigint) RETURNS TABLE(source_kind text, source_id bigint, rank bigint)
-    LANGUAGE sql STABLE
+CREATE FUNCTION public.study_card_related_by_text(p_user_id bigint, p_query text, p_limit integer, p_skip_kind text, p_skip_id bigint, p_near_chunks bigint[] DEFAULT NULL::bigint[], p_near_notes bigint[] DEFAULT NULL::bigint[]) RETURNS TABLE(source_kind text, source_id bigint, rank bigint)
+    LANGUAGE plpgsql STABLE
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
-    SELECT hit.kind, hit.id, row_number() OVER (ORDER BY hit.distance, hit.kind, hit.id)
+DECLARE
+    -- Candidates per pass: word similarity of a short query and a 40-word chunk takes
+    -- 10-60 us, computed twice for a candidate (the operator's recheck, the distance).
+    c_candidates constant integer := 120;
+    c_passes constant real[] := ARRAY[0.5, 0.2];
+    v_saved text := current_setting('pg_trgm.word_similarity_threshold', true);
+    v_threshold real;
+    v_kinds text[] := '{}';
+    v_ids bigint[] := '{}';
+    v_distances real[] := '{}';
+    v_found integer;
+BEGIN
+    IF p_query IS NULL OR btrim(p_query) = '' OR p_limit < 1 THEN
+        RETURN;
+    END IF;
+    -- The vector search's candidates, ranked by the same similarity (index-free: by id).
+    SELECT coalesce(array_agg(h.kind), '{}'), coalesce(array_agg(h.id), '{}'), coalesce(array_agg(h.distance), '{}')
+      INTO v_kinds, v_ids, v_distances
       FROM ((SELECT 'document_chunk'::text AS kind, c.id, p_query <<-> c.content AS distance
                FROM study_card_host_chunks c
-              WHERE p_query <% c.content AND c.user_id = p_user_id
-                AND btrim(c.content) <> '' AND (p_skip_kind <> 'document' OR c.document <> p_skip_id)
-              ORDER BY p_query <<-> c.content
-              LIMIT p_limit)
+              WHERE c.id = ANY (p_near_chunks) AND c.user_id = p_user_id
+                AND btrim(c.content) <> '' AND (p_skip_kind <> 'document' OR c.document <> p_skip_id))
             UNION ALL
             (SELECT 'subject_note'::text, n.id, p_query <<-> n.body
                FROM study_card_host_notes n
-              WHERE p_query <% n.body AND n.user_id = p_user_id
-                AND btrim(n.body) <> '' AND (p_skip_kind <> 'subject_note' OR n.id <> p_skip_id)
-              ORDER BY p_query <<-> n.body
-              LIMIT p_limit)) AS hit
-     ORDER BY hit.distance, hit.kind, hit.id
-     LIMIT p_limit
+              WHERE n.id = ANY (p_near_notes) AND n.user_id = p_user_id
+                AND btrim(n.body) <> '' AND (p_skip_kind <> 'subject_note' OR n.id <> p_skip_id))) AS h
+     WHERE h.distance <= 0.8 + 1e-6;
+    FOREACH v_threshold IN ARRAY c_passes LOOP
+        PERFORM set_config('pg_trgm.word_similarity_threshold', v_threshold::text, true);
+        -- Each branch: the GIN trigram index's candidates (query <% text: the index keeps
+        -- the rows holding at least threshold × the query's trigrams, the recheck computes
+        -- the similarity), the first c_candidates of them; no ORDER BY, so the bitmap
+        -- scan stops there instead of ranking every candidate.
+        SELECT v_kinds || coalesce(array_agg(h.kind), '{}'), v_ids || coalesce(array_agg(h.id), '{}'),
+               v_distances || coalesce(array_agg(h.distance), '{}')
+          INTO v_kinds, v_ids, v_distances
+          FROM ((SELECT 'document_chunk'::text AS kind, c.id, p_query <<-> c.content AS distance
+                   FROM (SELECT c.id, c.content FROM study_card_host_chunks c
+                          WHERE p_query <% c.content AND c.user_id = p_user_id
+                            AND btrim(c.content) <> '' AND (p_skip_kind <> 'document' OR c.document <> p_skip_id)
+                          LIMIT c_candidates) AS c)
+                UNION ALL
+                (SELECT 'subject_note'::text, n.id, p_query <<-> n.body
+                   FROM (SELECT n.id, n.body FROM study_card_host_notes n
+                          WHERE p_query <% n.body AND n.user_id = p_user_id
+                            AND btrim(n.body) <> '' AND (p_skip_kind <> 'subject_note' OR n.id <> p_skip_id)
+                          LIMIT c_candidates) AS n)) AS h;
+        SELECT count(DISTINCT (f.kind, f.id)) INTO v_found
+          FROM unnest(v_kinds, v_ids, v_distances) AS f(kind, id, distance)
+         WHERE f.distance <= 1 - v_threshold + 1e-6;  -- as <% compares, give or take a rounding
+        EXIT WHEN v_found >= p_limit;
+    END LOOP;
+    PERFORM set_config('pg_trgm.word_similarity_threshold', coalesce(v_saved, '0.6'), true);
+    RETURN QUERY
+        SELECT r.kind, r.id, row_number() OVER (ORDER BY r.distance, r.kind, r.id)
+          FROM (SELECT DISTINCT f.kind, f.id, f.distance
+                  FROM unnest(v_kinds, v_ids, v_distances) AS f(kind, id, distance)
+                 WHERE f.distance <= 0.8 + 1e-6
+                 ORDER BY f.distance, f.kind, f.id
+                 LIMIT p_limit) AS r
+         ORDER BY r.distance, r.kind, r.id;
+END
 $$;
 
 CREATE FUNCTION public.study_card_related_by_vector(p_user_id bigint, p_query public.vector, p_limit integer, p_skip_kind text, p_skip_id bigint) RETURNS TABLE(source_kind text, source_id bigint, rank bigint)
@@ -1882,6 +2246,85 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.study_card_result_schema(p_job_id bigint, p_max_cards integer, p_worker text) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $_$
+DECLARE
+    v_job study_memo_card_jobs;
+    v_items json;
+BEGIN
+    IF p_worker IS NULL THEN
+        RAISE EXCEPTION 'study_card_result_schema needs p_worker, the worker name job % was claimed with', p_job_id
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_job := study_card_held_job(p_job_id, p_worker);
+    SELECT json_agg(json_build_object(
+               'type', 'object', 'required', json_build_array('source', 'quote'),
+               'properties', json_build_object(
+                   'source', json_build_object('const', h.handle),
+                   'quote', json_build_object('type', 'string', 'enum', q.quotes)))
+           ORDER BY h.n)
+      INTO v_items
+      FROM (SELECT e.key AS handle, substr(e.key, 2)::integer AS n, e.value ->> 'kind' AS kind, (e.value ->> 'id')::bigint AS id
+              FROM jsonb_each(coalesce(v_job.payload -> 'handles', '{}')) AS e
+             WHERE e.key ~ '^S[0-9]{1,9}$') AS h
+      CROSS JOIN LATERAL (
+            SELECT json_agg(s.sentence ORDER BY s.first) AS quotes
+              FROM (SELECT t.sentence, min(t.ord) AS first
+                      FROM unnest(study_card_sentences(study_card_source_text(h.kind, h.id))) WITH ORDINALITY AS t(sentence, ord)
+                     WHERE study_card_norm(t.sentence) <> ''
+                       AND t.sentence !~ '^[^:[:space:]]{1,4}:$'
+                       AND char_length(t.sentence) <= (study_card_limits()).quote
+                     GROUP BY t.sentence) AS s) AS q
+     WHERE q.quotes IS NOT NULL;
+    IF v_items IS NULL THEN
+        RETURN study_card_result_schema_for(least(p_max_cards, 0), study_card_result_schema(0) #> '{properties,cards,items,anyOf,0,properties,evidence,items}');
+    END IF;
+    RETURN study_card_result_schema_for(p_max_cards, json_build_object('anyOf', v_items));
+END
+$_$;
+
+CREATE FUNCTION public.study_card_result_schema_for(p_max_cards integer, p_evidence_item json) RETURNS json
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    v_limits record := study_card_limits();
+    v_evidence json;
+BEGIN
+    IF p_max_cards < 0 THEN
+        RAISE EXCEPTION 'max_cards must be 0 or more, not %', p_max_cards USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_evidence := json_build_object('type', 'array', 'minItems', 1, 'maxItems', v_limits.evidence, 'items', p_evidence_item);
+    RETURN json_build_object(
+        'type', 'object', 'required', json_build_array('cards', 'needs_review'),
+        'properties', json_build_object(
+            'cards', json_build_object(
+                'type', 'array', 'maxItems', least(p_max_cards, v_limits.cards),
+                'items', json_build_object('anyOf', json_build_array(
+                    json_build_object(
+                        'type', 'object', 'required', json_build_array('type', 'cue', 'answer', 'evidence'),
+                        'properties', json_build_object(
+                            'type', json_build_object('const', 'qa'),
+                            'cue', json_build_object('type', 'string', 'minLength', 1, 'maxLength', v_limits.cue),
+                            'answer', json_build_object('type', 'string', 'minLength', 1, 'maxLength', v_limits.answer),
+                            'evidence', v_evidence)),
+                    json_build_object(
+                        'type', 'object', 'required', json_build_array('type', 'text', 'evidence'),
+                        'properties', json_build_object(
+                            'type', json_build_object('const', 'cloze'),
+                            'text', json_build_object('type', 'string', 'minLength', 1, 'maxLength', v_limits.cloze_text),
+                            'evidence', v_evidence))))),
+            'needs_review', json_build_object('anyOf', json_build_array(
+                json_build_object('type', 'null'),
+                json_build_object(
+                    'type', 'object', 'required', json_build_array('reason'),
+                    'properties', json_build_object(
+                        'reason', json_build_object('type', 'string', 'minLength', 1, 'maxLength', v_limits.reason)))))));
+END
+$$;
+
 CREATE FUNCTION public.study_card_retry(p_job_id bigint) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'public', 'pg_temp'
@@ -1917,6 +2360,7 @@ CREATE FUNCTION public.study_card_retry_failed(p_error_code text DEFAULT NULL::t
 DECLARE
     v_retried int;
 BEGIN
+    -- a misspelt code must not read as "none failed with it"
     IF p_error_code IS NOT NULL AND NOT EXISTS (SELECT FROM study_card_error_codes WHERE code = p_error_code) THEN
         RAISE EXCEPTION 'unknown error code %', quote_literal(p_error_code)
             USING ERRCODE = 'invalid_parameter_value',
@@ -1928,6 +2372,59 @@ BEGIN
     GET DIAGNOSTICS v_retried = ROW_COUNT;
     PERFORM study_card_notify(v_retried);
     RETURN v_retried;
+END
+$$;
+
+CREATE FUNCTION public.study_card_review_limits(OUT verdicts integer, OUT reason integer, OUT classes text[]) RETURNS record
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+    SELECT (study_card_limits()).cards, 300, ARRAY['leak', 'unsupported', 'multi_fact', 'duplicate', 'wrong']
+$$;
+
+CREATE FUNCTION public.study_card_review_problem(p_review jsonb) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    v_limits record := study_card_review_limits();
+    v_item jsonb;
+    v_n integer;
+BEGIN
+    IF jsonb_typeof(p_review) IS DISTINCT FROM 'object' THEN
+        RETURN format('the review must be a JSON object {"verdicts": [...]}, not %s',
+                      coalesce(jsonb_typeof(p_review), 'SQL NULL'));
+    ELSIF jsonb_typeof(p_review -> 'verdicts') IS DISTINCT FROM 'array' THEN
+        RETURN format('"verdicts" must be an array, not %s', coalesce(jsonb_typeof(p_review -> 'verdicts'), 'missing'));
+    ELSIF jsonb_array_length(p_review -> 'verdicts') > v_limits.verdicts THEN
+        RETURN format('%s verdicts; the limit is %s', jsonb_array_length(p_review -> 'verdicts'), v_limits.verdicts);
+    END IF;
+    FOR v_item, v_n IN
+        SELECT v.value, v.ord - 1 FROM jsonb_array_elements(p_review -> 'verdicts') WITH ORDINALITY AS v(value, ord)
+    LOOP
+        IF jsonb_typeof(v_item) IS DISTINCT FROM 'object' THEN
+            RETURN format('verdict %s must be an object {"index", "verdict", "class", "reason"}', v_n);
+        ELSIF NOT (CASE WHEN jsonb_typeof(v_item -> 'index') = 'number'
+                        THEN (v_item ->> 'index')::numeric >= 0 AND (v_item ->> 'index')::numeric % 1 = 0 ELSE false END) THEN
+            RETURN format('verdict %s: index must be a card''s number (0, 1, …), not %s',
+                          v_n, coalesce((v_item -> 'index')::text, 'missing'));
+        ELSIF v_item -> 'verdict' IS DISTINCT FROM '"reject"' AND v_item -> 'verdict' IS DISTINCT FROM '"keep"' THEN
+            RETURN format('verdict %s: verdict must be "reject" or "keep", not %s',
+                          v_n, coalesce((v_item -> 'verdict')::text, 'missing'));
+        ELSIF v_item ->> 'verdict' = 'reject' AND (jsonb_typeof(v_item -> 'class') IS DISTINCT FROM 'string'
+                                                    OR NOT (v_item ->> 'class') = ANY (v_limits.classes)) THEN
+            RETURN format('verdict %s: class must be one of %s, not %s', v_n, array_to_string(v_limits.classes, ', '),
+                          coalesce((v_item -> 'class')::text, 'missing'));
+        ELSIF v_item ->> 'verdict' = 'reject' AND (jsonb_typeof(v_item -> 'reason') IS DISTINCT FROM 'string'
+                                                    OR btrim(v_item ->> 'reason') = '') THEN
+            RETURN format('verdict %s: a rejection needs a reason, not %s', v_n,
+                          coalesce(left((v_item -> 'reason')::text, 50), 'missing'));
+        ELSIF char_length(v_item ->> 'reason') > v_limits.reason THEN
+            RETURN format('verdict %s: reason is %s characters long; the limit is %s',
+                          v_n, char_length(v_item ->> 'reason'), v_limits.reason);
+        END IF;
+    END LOOP;
+    RETURN NULL;
 END
 $$;
 
@@ -1945,10 +2442,92 @@ BEGIN
        AND char_length(p_needs_review ->> 'reason') <= (study_card_limits()).reason THEN
         RETURN btrim(p_needs_review ->> 'reason');
     END IF;
+    -- a review flag is a claim about the explanation and is not guessed at: the result
+    -- is refused like a wrong shape
     RAISE EXCEPTION 'needs_review must be null or {"reason": "…"} with a reason of 1 to % characters', (study_card_limits()).reason
         USING ERRCODE = 'invalid_parameter_value', DETAIL = format('got %s', left(p_needs_review::text, 200));
 END
 $$;
+
+CREATE FUNCTION public.study_card_review_schema(p_max_verdicts integer DEFAULT NULL::integer) RETURNS json
+    LANGUAGE plpgsql IMMUTABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+DECLARE
+    v_limits record := study_card_review_limits();
+    v_index json := json_build_object('type', 'integer', 'minimum', 0);
+BEGIN
+    IF p_max_verdicts < 0 THEN
+        RAISE EXCEPTION 'max_verdicts must be 0 or more, not %', p_max_verdicts USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN json_build_object(
+        'type', 'object', 'required', json_build_array('verdicts'),
+        'properties', json_build_object(
+            'verdicts', json_build_object(
+                'type', 'array', 'maxItems', least(p_max_verdicts, v_limits.verdicts),
+                'items', json_build_object('anyOf', json_build_array(
+                    json_build_object(
+                        'type', 'object', 'required', json_build_array('index', 'verdict', 'class', 'reason'),
+                        'properties', json_build_object(
+                            'index', v_index,
+                            'verdict', json_build_object('const', 'reject'),
+                            'class', json_build_object('enum', to_json(v_limits.classes)),
+                            'reason', json_build_object('type', 'string', 'minLength', 1, 'maxLength', v_limits.reason))),
+                    json_build_object(
+                        'type', 'object', 'required', json_build_array('index', 'verdict'),
+                        'properties', json_build_object(
+                            'index', v_index,
+                            'verdict', json_build_object('const', 'keep'))))))));
+END
+$$;
+
+CREATE FUNCTION public.study_card_sentences(p_text text) RETURNS text[]
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
+    AS $_$
+DECLARE
+    c_space constant text := study_card_spaces();
+    v_line text;
+    v_words text[];
+    v_gaps text[];
+    v_word text;
+    v_next text;
+    v_current text;
+    v_ends boolean;
+    v_sentences text[] := '{}';
+BEGIN
+    FOREACH v_line IN ARRAY regexp_split_to_array(coalesce(p_text, ''), '\r\n|[\n\u000B\u000C\r\u0085\u2028\u2029]')
+    LOOP
+        SELECT coalesce(array_agg(m.part[1] ORDER BY m.ord), '{}'), coalesce(array_agg(m.part[2] ORDER BY m.ord), '{}')
+          INTO v_words, v_gaps
+          FROM regexp_matches(v_line, '([^' || c_space || ']+)([' || c_space || ']*)', 'g') WITH ORDINALITY AS m(part, ord);
+        v_current := '';
+        FOR i IN 1 .. cardinality(v_words) LOOP
+            v_word := regexp_replace(v_words[i], '[]"''”’»)}」』〉》]+$', '');  -- the word without closing marks
+            v_next := v_words[i + 1];
+            v_ends := v_next IS NULL OR (
+                v_word ~ '[.!?。！？]$'
+                AND NOT (
+                    v_word ~ '\.$' AND (
+                        v_next ~ '^[a-z]'
+                        OR v_word ~ '^[\u2460-\u2473]\.$'
+                        OR (v_current = '' AND v_word ~* '^(\(?[0-9]{1,3}|[a-z]|[ivx]{1,4}|[가-하])\.$')
+                        OR v_word ~* '(^|[^a-z])([a-z]\.){2,}$'
+                        OR (v_word ~ '^[A-Z]\.$' AND v_next ~ '^[A-Z]')
+                        OR v_word ~* '(^|[^a-z])(mr|mrs|ms|dr|prof|sr|jr|st|vs|cf|fig|figs|no|nos|vol|pp|approx|al|ca|inc|ltd|co)\.$')));
+            v_current := v_current || v_words[i];
+            IF v_ends THEN
+                v_sentences := v_sentences || v_current;
+                v_current := '';
+            ELSE
+                v_current := v_current || v_gaps[i];
+            END IF;
+        END LOOP;
+    END LOOP;
+    RETURN v_sentences;
+END
+$_$;
 
 CREATE FUNCTION public.study_card_shape_problem(p_card jsonb) RETURNS text
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -2023,6 +2602,8 @@ CREATE FUNCTION public.study_card_source(p_kind text, p_id bigint) RETURNS TABLE
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path TO 'public', 'pg_temp'
     AS $$
+    -- ready: a non-blank explanation with its version; a non-blank note body; a document
+    -- with a non-blank chunk
     SELECT q.user_id, q.topic_id, q.version, q.version IS NOT NULL AND NOT study_card_is_blank(q.explanation)
       FROM study_card_host_questions q
      WHERE p_kind = 'question' AND q.id = p_id
@@ -2100,6 +2681,9 @@ CREATE FUNCTION public.study_card_source_text(p_kind text, p_id bigint) RETURNS 
     SET search_path TO 'public', 'pg_temp'
     AS $$
     SELECT CASE p_kind
+        -- each part from the start of a line, a blank part left out; 보기: the choices'
+        -- lines (study_card_question_choices), or a string or number as it is; 정답: a
+        -- choice number or label shown with its choice (study_card_question_answer)
         WHEN 'question' THEN (
             SELECT concat_ws(E'\n',
                 CASE WHEN NOT study_card_is_blank(q.question)
@@ -2168,8 +2752,12 @@ CREATE FUNCTION public.study_card_unit_word_pattern(p_level text) RETURNS text
     SELECT '^(?:' || string_agg(
                '(' || study_card_quantity_words('units_' || f.final) || ')(?:(?:'
                || CASE p_level
+                      -- written against the number ('5개의', '10초에', '2배로')
                       WHEN 'attached' THEN study_card_quantity_words('any') || '|'
                                            || study_card_quantity_words('after_' || f.final)
+                      -- 'spaced': after a space ('10 초에'; not '1 회의'); 'spelled': after a
+                      -- multiplier or a Sino-Korean numeral, where the space is the
+                      -- standard spelling, also 의 ('100만 명의')
                       ELSE CASE WHEN p_level = 'spelled' THEN '의|' ELSE '' END
                            || study_card_quantity_words('any_spaced') || '|'
                            || study_card_quantity_words(CASE f.final WHEN 'vowel' THEN 'after_vowel_spaced'
@@ -2224,26 +2812,18 @@ CREATE FUNCTION public.tg_study_questions__study_card_enqueue() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'public', 'pg_temp'
     AS $$
-DECLARE
-    v_old_ids bigint[];
-    v_old_versions timestamptz[];
-    v_new_ids bigint[];
-    v_new_versions timestamptz[];
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM study_card_enqueue_sources('question', ARRAY(
-            SELECT n.id FROM new_rows n WHERE n.ai_explanation_generated_at IS NOT NULL));
-        RETURN NULL;
-    END IF;
-    SELECT array_agg(id), array_agg(ai_explanation_generated_at) INTO v_old_ids, v_old_versions FROM old_rows;
-    SELECT array_agg(id), array_agg(ai_explanation_generated_at) INTO v_new_ids, v_new_versions FROM new_rows;
-    IF v_old_ids IS NOT DISTINCT FROM v_new_ids AND v_old_versions IS NOT DISTINCT FROM v_new_versions THEN
-        RETURN NULL;
-    END IF;
-    PERFORM study_card_enqueue_sources('question', ARRAY(
-        SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id
-         WHERE n.ai_explanation_generated_at IS NOT NULL
-           AND n.ai_explanation_generated_at IS DISTINCT FROM o.ai_explanation_generated_at));
+    PERFORM study_card_enqueue_source('question', NEW.id);
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION public.tg_study_questions__study_card_enqueued() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM study_card_enqueue_statement();
     RETURN NULL;
 END
 $$;
@@ -2253,13 +2833,17 @@ CREATE FUNCTION public.tg_study_subject_notes__study_card_enqueue() RETURNS trig
     SET search_path TO 'public', 'pg_temp'
     AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM study_card_enqueue_sources('subject_note', ARRAY(SELECT n.id FROM new_rows n));
-    ELSE
-        PERFORM study_card_enqueue_sources('subject_note', ARRAY(
-            SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id
-             WHERE n.body IS DISTINCT FROM o.body OR n.title IS DISTINCT FROM o.title));
-    END IF;
+    PERFORM study_card_enqueue_source('subject_note', NEW.id);
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION public.tg_study_subject_notes__study_card_enqueued() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM study_card_enqueue_statement();
     RETURN NULL;
 END
 $$;
@@ -2711,11 +3295,11 @@ ALTER TABLE ONLY public.study_topics
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
 
-CREATE INDEX study_card_document_chunks_content_trgm_idx ON public.document_chunks USING gist (content public.gist_trgm_ops);
+CREATE INDEX study_card_document_chunks_content_gin_idx ON public.document_chunks USING gin (content public.gin_trgm_ops);
 
 CREATE INDEX study_card_document_chunks_embedding_idx ON public.document_chunks USING hnsw (embedding public.vector_cosine_ops);
 
-CREATE INDEX study_card_subject_notes_body_trgm_idx ON public.study_subject_notes USING gist (body public.gist_trgm_ops);
+CREATE INDEX study_card_subject_notes_body_gin_idx ON public.study_subject_notes USING gin (body public.gin_trgm_ops);
 
 CREATE INDEX study_card_subject_notes_embedding_idx ON public.study_subject_notes USING hnsw (embedding public.vector_cosine_ops);
 
@@ -2739,13 +3323,17 @@ CREATE INDEX study_memo_cards_user_deleted_idx ON public.study_memo_cards USING 
 
 CREATE INDEX study_reminders_due_idx ON public.study_reminders USING btree (remind_at) WHERE ((sent_at IS NULL) AND (deleted_at IS NULL));
 
-CREATE TRIGGER study_card_enqueue_inserted AFTER INSERT ON public.study_questions REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tg_study_questions__study_card_enqueue();
+CREATE TRIGGER study_card_enqueue_inserted AFTER INSERT ON public.study_questions FOR EACH ROW WHEN ((new.ai_explanation_generated_at IS NOT NULL)) EXECUTE FUNCTION public.tg_study_questions__study_card_enqueue();
 
-CREATE TRIGGER study_card_enqueue_inserted AFTER INSERT ON public.study_subject_notes REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tg_study_subject_notes__study_card_enqueue();
+CREATE TRIGGER study_card_enqueue_inserted AFTER INSERT ON public.study_subject_notes FOR EACH ROW EXECUTE FUNCTION public.tg_study_subject_notes__study_card_enqueue();
 
-CREATE TRIGGER study_card_enqueue_updated AFTER UPDATE ON public.study_questions REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tg_study_questions__study_card_enqueue();
+CREATE TRIGGER study_card_enqueue_statement AFTER INSERT OR UPDATE ON public.study_questions FOR EACH STATEMENT EXECUTE FUNCTION public.tg_study_questions__study_card_enqueued();
 
-CREATE TRIGGER study_card_enqueue_updated AFTER UPDATE ON public.study_subject_notes REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.tg_study_subject_notes__study_card_enqueue();
+CREATE TRIGGER study_card_enqueue_statement AFTER INSERT OR UPDATE ON public.study_subject_notes FOR EACH STATEMENT EXECUTE FUNCTION public.tg_study_subject_notes__study_card_enqueued();
+
+CREATE TRIGGER study_card_enqueue_updated AFTER UPDATE ON public.study_questions FOR EACH ROW WHEN (((new.ai_explanation_generated_at IS NOT NULL) AND (new.ai_explanation_generated_at IS DISTINCT FROM old.ai_explanation_generated_at))) EXECUTE FUNCTION public.tg_study_questions__study_card_enqueue();
+
+CREATE TRIGGER study_card_enqueue_updated AFTER UPDATE ON public.study_subject_notes FOR EACH ROW WHEN (((new.body IS DISTINCT FROM old.body) OR (new.title IS DISTINCT FROM old.title))) EXECUTE FUNCTION public.tg_study_subject_notes__study_card_enqueue();
 
 CREATE TRIGGER study_card_focus AFTER UPDATE OF focused_at ON public.study_topics FOR EACH ROW WHEN (((old.focused_at IS NULL) IS DISTINCT FROM (new.focused_at IS NULL))) EXECUTE FUNCTION public.tg_study_topics__study_card_focus();
 
@@ -2803,10 +3391,10 @@ ALTER TABLE ONLY public.study_subject_notes
 ALTER TABLE ONLY public.study_topics
     ADD CONSTRAINT study_topics_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
-REVOKE ALL ON FUNCTION public.commit_cards(p_job_id bigint, p_worker text, p_result jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.commit_cards(p_job_id bigint, p_worker text, p_result jsonb) TO study_card_worker;
+REVOKE ALL ON FUNCTION public.commit_cards(p_job_id bigint, p_worker text, p_result jsonb, p_review jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.commit_cards(p_job_id bigint, p_worker text, p_result jsonb, p_review jsonb) TO study_card_worker;
 
-REVOKE ALL ON FUNCTION public.study_card_add_jobs(p_kind text, p_source_ids bigint[], p_user_ids bigint[], p_versions timestamp with time zone[], p_focus timestamp with time zone[], OUT made integer, OUT runnable integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.study_card_add_source_jobs(p_kind text, p_source_ids bigint[], OUT made integer, OUT runnable integer) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_invisibles() FROM PUBLIC;
 
@@ -2821,6 +3409,8 @@ REVOKE ALL ON FUNCTION public.study_card_visible(p_text text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.study_card_norm(p_text text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_answer_key(p_card_type text, p_answer text, p_cloze_text text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_apply_review(p_judged jsonb, p_review jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_card_text(p_card jsonb) FROM PUBLIC;
 
@@ -2840,7 +3430,7 @@ REVOKE ALL ON FUNCTION public.study_card_cited_sources(p_handles jsonb, p_cards 
 REVOKE ALL ON FUNCTION public.study_card_claim(p_worker text, p_limit integer, p_lease interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.study_card_claim(p_worker text, p_limit integer, p_lease interval) TO study_card_worker;
 
-REVOKE ALL ON FUNCTION public.study_card_close_job(p_job_id bigint, p_status text, p_error_code text, p_error_message text, p_kept bigint[], p_retired bigint[], p_dropped jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.study_card_close_job(p_job_id bigint, p_status text, p_error_code text, p_error_message text, p_kept bigint[], p_retired bigint[], p_dropped jsonb, p_review jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_cloze_deletions(p_text text) FROM PUBLIC;
 
@@ -2850,12 +3440,22 @@ REVOKE ALL ON FUNCTION public.study_card_cloze_problem(p_text text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_cloze_visible(p_text text, p_n integer) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION public.study_card_collapsed(p_text text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_commit_lock(p_scope text, p_value text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION public.study_card_delete(p_card_id bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_enqueue(p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.study_card_enqueue(p_limit integer) TO study_card_worker;
 
+REVOKE ALL ON FUNCTION public.study_card_enqueue_ids(p_kind text, p_ids text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_enqueue_source(p_kind text, p_id bigint) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION public.study_card_enqueue_sources(p_kind text, p_source_ids bigint[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_enqueue_statement() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_fail(p_job_id bigint, p_worker text, p_error_code text, p_message text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.study_card_fail(p_job_id bigint, p_worker text, p_error_code text, p_message text) TO study_card_worker;
@@ -2867,12 +3467,16 @@ GRANT ALL ON FUNCTION public.study_card_gather(p_job_id bigint, p_k integer, p_q
 
 REVOKE ALL ON FUNCTION public.study_card_generic_words() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION public.study_card_is_blank(p_text text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_has_text(p_text text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION public.study_card_heartbeat(p_job_id bigint, p_worker text, p_lease interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.study_card_heartbeat(p_job_id bigint, p_worker text, p_lease interval) TO study_card_worker;
 
 REVOKE ALL ON FUNCTION public.study_card_held_job(p_job_id bigint, p_worker text) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION public.study_card_is_blank(p_text text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.study_card_in_place(p_quote text, p_text text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_judge(p_job public.study_memo_card_jobs, p_cards jsonb) FROM PUBLIC;
 
@@ -2883,6 +3487,8 @@ REVOKE ALL ON FUNCTION public.study_card_leaks(p_answer text, p_visible text) FR
 REVOKE ALL ON FUNCTION public.study_card_lease_end(p_lease_expires_at timestamp with time zone, p_lease_renewed_at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_limits(OUT cards integer, OUT cue integer, OUT answer integer, OUT cloze_text integer, OUT evidence integer, OUT quote integer, OUT reason integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_lock_commit(p_job public.study_memo_card_jobs, p_cards jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_lock_job(p_job_id bigint, p_worker text) FROM PUBLIC;
 
@@ -2939,7 +3545,7 @@ GRANT ALL ON FUNCTION public.study_card_reap() TO study_card_worker;
 
 REVOKE ALL ON FUNCTION public.study_card_refocus(p_topic_id bigint) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION public.study_card_related_by_text(p_user_id bigint, p_query text, p_limit integer, p_skip_kind text, p_skip_id bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.study_card_related_by_text(p_user_id bigint, p_query text, p_limit integer, p_skip_kind text, p_skip_id bigint, p_near_chunks bigint[], p_near_notes bigint[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_related_by_vector(p_user_id bigint, p_query public.vector, p_limit integer, p_skip_kind text, p_skip_id bigint) FROM PUBLIC;
 
@@ -2953,13 +3559,27 @@ REVOKE ALL ON FUNCTION public.study_card_result_cards(p_result jsonb) FROM PUBLI
 REVOKE ALL ON FUNCTION public.study_card_result_schema(p_max_cards integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.study_card_result_schema(p_max_cards integer) TO study_card_worker;
 
+REVOKE ALL ON FUNCTION public.study_card_result_schema(p_job_id bigint, p_max_cards integer, p_worker text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.study_card_result_schema(p_job_id bigint, p_max_cards integer, p_worker text) TO study_card_worker;
+
+REVOKE ALL ON FUNCTION public.study_card_result_schema_for(p_max_cards integer, p_evidence_item json) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION public.study_card_retry(p_job_id bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_retry_delay(p_attempts integer) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_retry_failed(p_error_code text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION public.study_card_review_limits(OUT verdicts integer, OUT reason integer, OUT classes text[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_review_problem(p_review jsonb) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION public.study_card_review_reason(p_needs_review jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_review_schema(p_max_verdicts integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.study_card_review_schema(p_max_verdicts integer) TO study_card_worker;
+
+REVOKE ALL ON FUNCTION public.study_card_sentences(p_text text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_shape_problem(p_card jsonb) FROM PUBLIC;
 
@@ -2991,6 +3611,10 @@ REVOKE ALL ON FUNCTION public.study_card_without_options(p_cue text) FROM PUBLIC
 
 REVOKE ALL ON FUNCTION public.tg_study_questions__study_card_enqueue() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION public.tg_study_questions__study_card_enqueued() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION public.tg_study_subject_notes__study_card_enqueue() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.tg_study_subject_notes__study_card_enqueued() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.tg_study_topics__study_card_focus() FROM PUBLIC;
