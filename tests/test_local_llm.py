@@ -107,7 +107,7 @@ def test_the_real_server_answers_the_workers_request_with_strict_json(tmp_path, 
     choice = reply.json()["choices"][0]
     content = choice["message"]["content"]
     assert not any(ord(ch) < 0x20 for ch in content), repr(content)
-    assert content.lstrip().startswith('{"cards"'), content
+    assert re.match(r'\s*\{\s*"cards"', content), content  # the grammar lets it space the braces
     if choice["finish_reason"] == "stop":
         assert isinstance(json.loads(content)["cards"], list)  # strict, as the worker parses
     assert (tmp_path / "models" / "gemma-3-270m-q4_k_m.gguf").stat().st_size > 200_000_000
@@ -180,7 +180,7 @@ def test_the_real_server_enforces_the_per_job_schema(tmp_path, gathered_job):
     assert reply.status_code == 200, reply.text
     choice = reply.json()["choices"][0]
     content = choice["message"]["content"]
-    assert content.lstrip().startswith('{"cards"'), content
+    assert re.match(r'\s*\{\s*"cards"', content), content  # the grammar lets it space the braces
     if choice["finish_reason"] == "stop":
         cards = json.loads(content)["cards"]
         for card in cards:
