@@ -1,16 +1,18 @@
 """Gather: the latency of study_card_gather as the user's document chunks grow, and what
 its bounded lexical search finds compared with an exact one.
 
-Workload: one user with one document of 10,000 chunks, then 100,000 (2,000 and 20,000
-with --quick; BENCH_GATHER_SIZES=10000,100000,300000 adds sizes). Each chunk is 40 Korean
-nouns, bare or with a particle, drawn by rank log-uniformly from about 3,100 (145 real
-exam terms, the most frequent, then two-syllable Sino-Korean nouns), with a random
+Workload: one user with one document of 10,000 chunks, and in another database 100,000
+(2,000 and 20,000 with --quick; BENCH_GATHER_SIZES=10000,100000,300000 adds sizes). Each
+chunk is 40 Korean nouns, bare or with a particle, drawn by rank log-uniformly from about
+3,100 (145 real exam terms, the most frequent, then two-syllable Sino-Korean nouns), with a random
 1024-dimension unit embedding (l2_normalize of uniform noise). The indexes on
 document_chunks are the project's own (migration 0010's HNSW on the embedding, 0016's GIN
 trigram on the content): dropped before each bulk load and rebuilt after it with the
 same definitions (how a large import is done), with maintenance_work_mem = 2GB.
-At each size, 50 gathers (20 with --quick), each for another claimed question job
-with a stem of 3 vocabulary words + "에 대한 설명으로 옳은 것은?", a 30-word explanation
+At each size, 100 gathers (20 with --quick), the sizes taking turns in 10 rounds of 10 (so
+that the shared machine's busy spells fall on every size; the first gather after each
+switch untimed, its caches being the other sizes'), each for another claimed job
+of a question with a stem of 3 vocabulary words + "에 대한 설명으로 옳은 것은?", a 30-word explanation
 (the lexical query: the answer and the word it repeats most, e.g. "3 고려"), and a random
 unit query embedding; p_k = 6. Targets: p95 <= 50 ms at 100,000 chunks, and 10x the
 chunks at most 2x the time (p50 and p95). The plans of one more gather at the largest
@@ -28,6 +30,7 @@ reported "tie-aware": a reference row with no vector rank counts as found when g
 returned another row with no vector rank and the same word similarity instead.
 """
 
+import contextlib
 import os
 import random
 import time
@@ -66,6 +69,7 @@ RANKED_NOUNS = NOUNS + [noun for noun in PSEUDO_NOUNS if noun not in NOUNS]
 PARTICLES = ["", "", "", "은", "는", "이", "가", "을", "를", "의", "에", "에서", "으로", "와", "과", "도"]
 
 WARM_UP = 5
+ROUNDS = 10
 CHUNK_WORDS = 40
 STEM_WORDS = 3
 QUERY_WORDS = 30
@@ -217,35 +221,47 @@ def run(bench: Bench) -> list[Row]:
     sizes = (2_000, 20_000) if bench.quick else (10_000, 100_000)
     if os.environ.get("BENCH_GATHER_SIZES"):
         sizes = tuple(int(size) for size in os.environ["BENCH_GATHER_SIZES"].split(","))
-    calls = 20 if bench.quick else 50
+    calls = 20 if bench.quick else 100
     bench.say(f"workload: {CHUNK_WORDS}-word Korean chunks with 1024-d unit embeddings at "
               f"{', '.join(f'{size:,}' for size in sizes)} chunks; {calls} gathers per size, p_k = 6; "
               f"recall@6 of the first {RECALL_JOBS} against the exact lexical search")
-    url = bench.database("bench_gather", with_schema=True)
-    results, recalls = {}, {}
-    with psycopg.connect(url, autocommit=True) as conn, psycopg.connect(url, autocommit=True) as reference_conn:
-        user = conn.execute("INSERT INTO users (email) VALUES ('bench@example.com') RETURNING id").fetchone()[0]
-        document = conn.execute("INSERT INTO documents (user_id, title) VALUES (%s, '기출 정리') RETURNING id",
-                                (user,)).fetchone()[0]
-        definitions = chunk_indexes(conn)
-        bench.say(f"  indexes on document_chunks: {', '.join(name for name, _ in definitions) or 'NONE'}")
-        indexes = {"HNSW": [name for name, definition in definitions if "USING hnsw" in definition],
-                   "trigram GIN": [name for name, definition in definitions if "gin_trgm_ops" in definition]}
-        loaded = 0
-        for size in sizes:
+    results, recalls, times, conns, jobs = {}, {}, {}, {}, {}
+    with contextlib.ExitStack() as stack:
+        for size in sizes:  # a database per size, so that the sizes can take turns below
+            url = bench.database(f"bench_gather_{size}", with_schema=True)
+            conn = conns[size] = stack.enter_context(psycopg.connect(url, autocommit=True))
+            user = conn.execute("INSERT INTO users (email) VALUES ('bench@example.com') RETURNING id").fetchone()[0]
+            document = conn.execute("INSERT INTO documents (user_id, title) VALUES (%s, '기출 정리') RETURNING id",
+                                    (user,)).fetchone()[0]
+            definitions = chunk_indexes(conn)
+            indexes = {"HNSW": [name for name, definition in definitions if "USING hnsw" in definition],
+                       "trigram GIN": [name for name, definition in definitions if "gin_trgm_ops" in definition]}
             began = time.monotonic()
-            build = load_chunks(conn, document, loaded + 1, size)
-            loaded = size
-            jobs = question_jobs(conn, user, WARM_UP + calls)
-            gather_times(conn, jobs[:WARM_UP])  # bring the indexes into the caches
-            times = gather_times(conn, jobs[WARM_UP:])
-            results[size] = (percentile(times, 50), percentile(times, 95))
+            build = load_chunks(conn, document, 1, size)
+            jobs[size] = question_jobs(conn, user, WARM_UP + calls + ROUNDS)
+            gather_times(conn, jobs[size][:WARM_UP])  # bring the indexes into the caches
+            times[size] = []
             bench.say(f"  {size:>9,} chunks: load and index build {time.monotonic() - began:6.1f} s (indexes "
-                      f"{build:5.1f} s); gather p50 {results[size][0]:.2f} ms, p95 {results[size][1]:.2f} ms")
-            exact = ExactFusion(reference_conn)
-            strict, tie_aware, queries = [], [], set()
+                      f"{build:5.1f} s: {', '.join(name for name, _ in definitions)})")
+        # The sizes take turns, ROUNDS times calls / ROUNDS gathers each, so that a busy
+        # spell of the (shared) machine falls on every size alike.
+        # The first gather after a switch is untimed: the other sizes' searches have
+        # pushed this one's index pages out of shared_buffers (128 MB) meanwhile.
+        per_round = calls // ROUNDS
+        for round_ in range(ROUNDS):
+            for size in sizes[round_ % len(sizes):] + sizes[:round_ % len(sizes)]:
+                start = WARM_UP + round_ * (per_round + 1)
+                gather_times(conns[size], jobs[size][start:start + 1])
+                times[size] += gather_times(conns[size], jobs[size][start + 1:start + 1 + per_round])
+        for size in sizes:
+            results[size] = (percentile(times[size], 50), percentile(times[size], 95))
+            bench.say(f"  {size:>9,} chunks: gather p50 {results[size][0]:.2f} ms, p95 {results[size][1]:.2f} ms")
+        for size in sizes:
+            conn = conns[size]
+            exact = ExactFusion(stack.enter_context(psycopg.connect(conn.info.dsn, autocommit=True)))
+            strict, tie_aware = [], []
             began = time.monotonic()
-            for job_id, embedding in jobs[WARM_UP:WARM_UP + RECALL_JOBS]:
+            for job_id, embedding in jobs[size][WARM_UP:WARM_UP + RECALL_JOBS]:
                 reference, vector_pool, similarity = exact.top(job_id, embedding)
                 returned = gather_rows(conn, job_id, embedding)
                 for row in returned:  # the similarity of a returned row the reference did not rank
@@ -263,9 +279,12 @@ def run(bench: Bench) -> list[Row]:
             bench.say(f"  {size:>9,} chunks: recall@6 {recalls[size][0]:.3f}, tie-aware {recalls[size][1]:.3f} "
                       f"({len(strict)} gathers, {len(exact.lexical_cache)} distinct queries, "
                       f"{time.monotonic() - began:.0f} s)")
+        conn = conns[sizes[-1]]
+        user = conn.execute("SELECT id FROM users").fetchone()[0]
         job_id, embedding = question_jobs(conn, user, 1)[0]
         plans = nested_plans(conn, "SELECT * FROM study_card_gather(%s, 6, %s::vector, 'bench-gather')", (job_id, embedding))
-    bench.drop("bench_gather")
+    for size in sizes:
+        bench.drop(f"bench_gather_{size}")
 
     relevant = [plan for plan in plans if "document_chunks" in plan or "study_subject_notes" in plan]
     bench.say(f"  plans of the queries inside study_card_gather that read chunks or notes ({sizes[-1]:,} chunks):")
