@@ -52,13 +52,14 @@ REVOKE ALL ON study_card_host_questions, study_card_host_notes, study_card_host_
               study_card_host_chunks, study_card_host_topics FROM PUBLIC;
 
 -- study_card_lock_owner(user_id) -> void: locks the user row FOR KEY SHARE (the lock the
--- card and job rows' foreign keys take) before commit_cards locks the job row: the
--- host's DELETE FROM users locks the user, then cascades to the jobs; in the same order
--- such a delete waits for a commit, or goes first, never deadlocks with it.
+-- card and job rows' foreign keys take); commit_cards calls it before it locks the job
+-- row. Errors: none.
 CREATE OR REPLACE FUNCTION study_card_lock_owner(p_user_id bigint) RETURNS void
 LANGUAGE sql
 SET search_path = public, pg_temp
 AS $$
+    -- the host's DELETE FROM users locks the user, then cascades to the jobs; in the
+    -- same order such a delete waits for a commit, or goes first, never deadlocks with it
     SELECT FROM users u WHERE u.id = p_user_id FOR KEY SHARE
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_lock_owner(bigint) FROM PUBLIC;
@@ -66,6 +67,7 @@ REVOKE EXECUTE ON FUNCTION study_card_lock_owner(bigint) FROM PUBLIC;
 -- study_card_flag_for_review(kind, id, reason) -> void: commit_cards' write-back when
 -- the LLM doubts an explanation or no card of it survived: the question's review flag,
 -- reason and time. Notes and documents have no such flag: nothing is written.
+-- Errors: none.
 CREATE OR REPLACE FUNCTION study_card_flag_for_review(p_kind text, p_id bigint, p_reason text) RETURNS void
 LANGUAGE sql
 SET search_path = public, pg_temp
@@ -97,15 +99,14 @@ SELECT q.id AS question_id, q.user_id, q.topic_id, t.name AS topic_name, q.stem,
 -- them back through the views, and sends the one NOTIFY. No transition tables: with
 -- them, PostgreSQL copied every old and new row of every UPDATE of the table, also when
 -- no version changed (docs/queue.md, "Enqueue triggers"; bench/README.md).
--- The statement trigger has no column list (UPDATE OF): a version set by a BEFORE
--- trigger of the host, not in the SET list, must still be enqueued. Disable the row and
--- statement triggers together or not at all: ids collected with the statement trigger
--- off wait for the next statement's, or for the sweep.
--- SECURITY DEFINER: the host application's role needs no rights on the job table.
+-- Disable the row and statement triggers together or not at all: ids collected with the
+-- statement trigger off wait for the next statement's, or for the sweep.
 
 -- tg_study_questions__study_card_enqueue(): a question whose explanation version is set
 -- on insert, or changes to a non-null value on update (the WHEN clauses below).
 CREATE OR REPLACE FUNCTION tg_study_questions__study_card_enqueue() RETURNS trigger
+-- SECURITY DEFINER (as every trigger function here): the host application's role needs
+-- no rights on the job table
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
 AS $$
@@ -141,6 +142,8 @@ CREATE OR REPLACE TRIGGER study_card_enqueue_updated
     WHEN (NEW.ai_explanation_generated_at IS NOT NULL
           AND NEW.ai_explanation_generated_at IS DISTINCT FROM OLD.ai_explanation_generated_at)
     EXECUTE FUNCTION tg_study_questions__study_card_enqueue();
+-- no column list (UPDATE OF): a version set by a BEFORE trigger of the host, not in the
+-- SET list, must still be enqueued
 CREATE OR REPLACE TRIGGER study_card_enqueue_statement
     AFTER INSERT OR UPDATE ON study_questions
     FOR EACH STATEMENT

@@ -96,17 +96,11 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_ready_sources() FROM PUBLIC;
 
--- study_card_add_source_jobs(kind, source_ids) -> (made, runnable): of the given
--- sources of one kind ('question' or 'subject_note'), those ready now get one pending
--- card_extract job for their current version, priority study_card_priority of their
--- topic's focus now. A subject_note's job waits study_card_note_debounce() (run_after)
--- and closes the note's older pending jobs (skipped, stale_version), so typing in a note
--- calls the LLM once. The ids are read back through the views (study_card_ready_sources):
--- an id that is missing, deleted, not ready, or whose version has its job already
--- (ON CONFLICT DO NOTHING) makes nothing; NULL or empty makes nothing. made = jobs
--- created, runnable = those runnable now. No NOTIFY: the caller sends it, so a
--- statement that enqueues several kinds still sends one. Errors: 22023 for another kind.
--- One INSERT ... SELECT per call, whatever the number of ids: the triggers' bulk path.
+-- study_card_add_source_jobs(kind, source_ids) -> (made, runnable): one pending
+-- card_extract job per ready source of the ids ('question' or 'subject_note') whose
+-- current version has none, in one INSERT ... SELECT; made = jobs created, runnable =
+-- those runnable now. Note jobs are debounced (docs/queue.md). No NOTIFY: the caller
+-- sends one. Errors: 22023 for another kind.
 CREATE OR REPLACE FUNCTION study_card_add_source_jobs(p_kind text, p_source_ids bigint[],
                                                       OUT made int, OUT runnable int)
 LANGUAGE plpgsql
@@ -129,6 +123,8 @@ BEGIN
     -- of study_card_ready_sources, and a question's insert carries no UPDATE to set up.
     -- The focus by a join, not study_card_topic_focus per row: a SQL function with a
     -- FROM clause is not inlined, and its call cost ~8 us a row in a bulk update.
+    -- The ids are read back through the views: one missing, deleted, not ready, or whose
+    -- version has its job already (ON CONFLICT DO NOTHING) makes nothing.
     IF p_kind = 'question' THEN
         WITH enqueued AS (
             INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind, priority)
@@ -140,6 +136,8 @@ BEGIN
             RETURNING run_after)
         SELECT count(*), count(*) FILTER (WHERE e.run_after <= now()) INTO made, runnable FROM enqueued e;
     ELSIF p_kind = 'subject_note' THEN
+        -- a note's job waits the debounce and closes the note's older pending jobs
+        -- (skipped, stale_version), so typing in a note calls the LLM once
         v_debounce := study_card_note_debounce();
         WITH enqueued AS (
             INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind, priority, run_after)
@@ -219,16 +217,14 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_enqueue_ids(text, text) FROM PUBLIC;
 
--- study_card_enqueue_source(kind, id) -> void: the row-level entry point: the source
--- (kind 'question' or 'subject_note') may have a new version. Its id joins the
--- statement's pending ids; a list that reaches 2,000 bytes (~300 ids) is enqueued at
--- once (study_card_enqueue_ids), the rest by study_card_enqueue_statement. A row costs
--- an append to a short string (~2 us; setting a longer one costs more per row), and a
--- bulk update one INSERT ... SELECT per ~300 rows instead of one INSERT per row (~25 us
--- each: bench/README.md). Call it from an AFTER trigger, after which the views show the
--- row as the statement left it. No SET search_path (~1 us a row): only the adapter's
--- SECURITY DEFINER triggers call it, with theirs. Errors: 22023 for another kind.
+-- study_card_enqueue_source(kind, id) -> void: the row-level entry point, called from an
+-- AFTER trigger (the views then show the row as the statement left it): the source, a
+-- 'question' or 'subject_note', may have a new version; its id joins the statement's
+-- pending ids, enqueued when they reach ~300 or by study_card_enqueue_statement.
+-- Errors: 22023 for another kind.
 CREATE OR REPLACE FUNCTION study_card_enqueue_source(p_kind text, p_id bigint) RETURNS void
+-- No SET search_path (~1 us a row): only the adapter's SECURITY DEFINER triggers call
+-- it, with theirs.
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -244,6 +240,9 @@ BEGIN
     END IF;
     IF v_pending IS NULL OR v_pending = '' THEN
         PERFORM set_config('study_card.pending_' || p_kind, p_id::text, true);
+    -- a row costs an append to a short string (~2 us; a longer one costs more per row);
+    -- a bulk update, one INSERT ... SELECT per ~300 rows instead of one INSERT per row
+    -- (~25 us each: bench/README.md)
     ELSIF octet_length(v_pending) < 2000 THEN  -- octet_length: length() counts characters
         PERFORM set_config('study_card.pending_' || p_kind, v_pending || ',' || p_id, true);
     ELSE
@@ -308,14 +307,11 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_refocus(bigint) FROM PUBLIC;
 
--- study_card_enqueue(p_limit int DEFAULT 100) -> int, the sweep.
--- Enqueues up to p_limit ready questions and subject notes whose current version has no
--- job yet (NOT EXISTS on the version key), oldest version first, and returns how many
--- it enqueued. Run repeatedly, it drains a backlog in bounded bites (the backfill at
--- install time; the safety net for rows written with the triggers disabled). Note jobs
--- are debounced and supersede the note's older pending jobs, as in the trigger.
--- Documents are not swept: they are extracted on request only. NOTIFY for the jobs
--- runnable now. Errors: 22023 when p_limit is NULL or < 1.
+-- study_card_enqueue(limit int DEFAULT 100) -> int, the sweep: jobs for up to limit
+-- ready questions and subject notes whose current version has none, oldest version
+-- first (documents: on request only); returns how many it made, NOTIFY for those
+-- runnable now. Run repeatedly it drains a backlog (docs/queue.md). Errors: 22023 when
+-- limit is NULL or < 1.
 CREATE OR REPLACE FUNCTION study_card_enqueue(p_limit int DEFAULT 100) RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
@@ -351,17 +347,11 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_enqueue(int) FROM PUBLIC;
 
--- study_card_request(p_kind text, p_id bigint) -> bigint, the job id.
--- Extract this source's current version now (kind question, subject_note or document;
--- the only way documents are extracted). No job for the version yet: one is created,
--- runnable now (no debounce). A finished job (completed, failed, skipped) of the version
--- goes back to pending with attempts reset and its error cleared (re-extraction after a
--- model or prompt change). A pending job is left as it is, except that a future run_after
--- (debounce, retry backoff) is brought forward to now; a processing job is left alone.
--- The source's pending jobs of other versions are closed (skipped, stale_version).
--- NOTIFY when the job became runnable by this call.
--- Errors: 22023 unknown kind; P0002 (no_data_found) the source is missing or deleted;
--- 55000 the source has nothing to extract from (no explanation / blank text).
+-- study_card_request(kind, id) -> bigint: the job that extracts this source's current
+-- version (question, subject_note or document) now: created, reopened or brought
+-- forward, runnable now unless processing; the source's pending jobs of other versions
+-- closed (skipped, stale_version); NOTIFY if it became runnable. Errors: 22023 unknown
+-- kind; P0002 the source is missing or deleted; 55000 nothing to extract from.
 CREATE OR REPLACE FUNCTION study_card_request(p_kind text, p_id bigint) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
@@ -385,13 +375,14 @@ BEGIN
                   HINT = 'a question needs an explanation and its version; a note or document, non-blank text';
     END IF;
 
+    -- no job for the version yet: one, runnable now (no debounce)
     INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind, priority)
     VALUES (v_source.user_id, p_kind, p_id, v_source.version, 'card_extract',
             study_card_priority(study_card_topic_focus(v_source.topic_id)))
     ON CONFLICT DO NOTHING
     RETURNING id INTO v_job_id;
 
-    IF v_job_id IS NULL THEN
+    IF v_job_id IS NULL THEN  -- a finished job: re-extraction after a model or prompt change
         UPDATE study_memo_card_jobs j
            SET status = 'pending', attempts = 0, run_after = now(), completed_at = NULL,
                error_code = NULL, error_message = NULL
@@ -400,7 +391,7 @@ BEGIN
            AND j.status IN (SELECT v.status FROM study_card_job_statuses v WHERE v.terminal)
         RETURNING j.id INTO v_job_id;
     END IF;
-    IF v_job_id IS NULL THEN
+    IF v_job_id IS NULL THEN  -- a pending job waiting out a debounce or a retry backoff
         UPDATE study_memo_card_jobs j
            SET run_after = now()
          WHERE j.source_kind = p_kind AND j.source_id = p_id

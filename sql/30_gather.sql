@@ -70,19 +70,19 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_source_embedding(text, bigint) FROM PUBLIC;
 
--- study_card_related_by_vector(user_id, query, limit, skip_kind, skip_id)
--- -> (source_kind, source_id, rank): the user's chunks (of documents not deleted) and
--- notes (not deleted) with an embedding and a non-blank text, nearest to query by
--- cosine distance first, at most limit rows, rank 1…limit. skip_kind/skip_id leave out
--- the job's own source ('document': all its chunks; 'subject_note': that note); pass
--- them non-NULL. Each branch is an ORDER BY distance LIMIT that the HNSW indexes serve.
--- Plain SQL without SET or SECURITY DEFINER so the planner inlines it into the caller
--- (EXPLAIN then shows the index scans); called by study_card_gather only.
+-- study_card_related_by_vector(user_id, query, limit, skip_kind, skip_id) ->
+-- (source_kind, source_id, rank): the user's live chunks and notes with an embedding and
+-- a non-blank text, nearest to query by cosine distance first, at most limit, rank
+-- 1…limit; skip_kind/skip_id (non-NULL) leave out the job's own source (a document: all
+-- its chunks). Errors: none. Called by study_card_gather only.
 CREATE OR REPLACE FUNCTION study_card_related_by_vector(
     p_user_id bigint, p_query vector, p_limit integer, p_skip_kind text, p_skip_id bigint)
 RETURNS TABLE (source_kind text, source_id bigint, rank bigint)
+-- plain SQL without SET or SECURITY DEFINER, so the planner inlines it into the caller
+-- (EXPLAIN then shows the index scans)
 LANGUAGE sql STABLE
 AS $$
+    -- each branch an ORDER BY distance LIMIT, which the HNSW indexes serve
     SELECT hit.kind, hit.id, row_number() OVER (ORDER BY hit.distance, hit.kind, hit.id)
       FROM ((SELECT 'document_chunk'::text AS kind, c.id, c.embedding <=> p_query AS distance
                FROM study_card_host_chunks c
@@ -103,25 +103,11 @@ $$;
 REVOKE EXECUTE ON FUNCTION study_card_related_by_vector(bigint, vector, integer, text, bigint) FROM PUBLIC;
 
 -- study_card_related_by_text(user_id, query, limit, skip_kind, skip_id, near_chunks,
--- near_notes) -> (source_kind, source_id, rank): the user's chunks (of documents not
--- deleted) and notes (not deleted) with a non-blank text, ranked by pg_trgm word
--- similarity of query to the chunk content / note body, highest first (then kind, id),
--- at most limit rows, rank 1…limit, among those with word similarity >= 0.2 (Korean
--- particles glued to words cost trigrams, so a related chunk often scores only 0.2 to
--- 0.3). skip_kind/skip_id as in study_card_related_by_vector. Called by
--- study_card_gather only.
--- Bounded: it computes word similarity for at most ~2 × 120 + the near rows, whatever the
--- number of rows (bench/README.md, "gather"), and finds
---   every row with word similarity >= 0.5 while at most 120 rows share that many of the
---   query's trigrams (the GIN trigram index's candidates at threshold 0.5; more: the
---   first 120 of them in the table's physical order);
---   rows from 0.2 only when fewer than limit rows reached 0.5: the first 120 candidates
---   at threshold 0.2 in physical order, ranked;
---   near_chunks / near_notes (ids; the vector search's candidates), ranked by the same
---   similarity, so a row close in meaning is ranked lexically too wherever the capped
---   passes stopped.
--- Exact (the ranking a full scan gives) when the candidates fit the cap; otherwise the
--- best among the first candidates in physical order. Restores the threshold setting.
+-- near_notes) -> (source_kind, source_id, rank): the user's live chunks and notes with a
+-- non-blank text and pg_trgm word similarity to query >= 0.2, highest first (then kind,
+-- id), at most limit, rank 1…limit; near_* (the vector search's ids) ranked too. Bounded
+-- cost: exact while the candidates fit the per-pass cap, else the best of the first in
+-- physical order. Restores the threshold setting. Errors: none. Called by gather only.
 CREATE OR REPLACE FUNCTION study_card_related_by_text(
     p_user_id bigint, p_query text, p_limit integer, p_skip_kind text, p_skip_id bigint,
     p_near_chunks bigint[] DEFAULT NULL, p_near_notes bigint[] DEFAULT NULL)
@@ -135,6 +121,8 @@ DECLARE
     -- Candidates per pass: word similarity of a short query and a 40-word chunk takes
     -- 10-60 us, computed twice for a candidate (the operator's recheck, the distance).
     c_candidates constant integer := 120;
+    -- 0.5 first; 0.2 only when fewer than limit rows reached 0.5 (Korean particles glued
+    -- to words cost trigrams, so a related chunk often scores only 0.2 to 0.3)
     c_passes constant real[] := ARRAY[0.5, 0.2];
     v_saved text := current_setting('pg_trgm.word_similarity_threshold', true);
     v_threshold real;
@@ -146,7 +134,8 @@ BEGIN
     IF p_query IS NULL OR btrim(p_query) = '' OR p_limit < 1 THEN
         RETURN;
     END IF;
-    -- The vector search's candidates, ranked by the same similarity (index-free: by id).
+    -- The vector search's candidates, ranked by the same similarity (index-free: by id),
+    -- so a row close in meaning is ranked lexically too wherever the capped passes stopped.
     SELECT coalesce(array_agg(h.kind), '{}'), coalesce(array_agg(h.id), '{}'), coalesce(array_agg(h.distance), '{}')
       INTO v_kinds, v_ids, v_distances
       FROM ((SELECT 'document_chunk'::text AS kind, c.id, p_query <<-> c.content AS distance
@@ -164,7 +153,9 @@ BEGIN
         -- Each branch: the GIN trigram index's candidates (query <% text: the index keeps
         -- the rows holding at least threshold × the query's trigrams, the recheck computes
         -- the similarity), the first c_candidates of them; no ORDER BY, so the bitmap
-        -- scan stops there instead of ranking every candidate.
+        -- scan stops there instead of ranking every candidate. So at most ~2 × 120 + the
+        -- near rows get a similarity, whatever the number of rows (bench/README.md,
+        -- "gather"); past the cap, the first 120 in the table's physical order.
         SELECT v_kinds || coalesce(array_agg(h.kind), '{}'), v_ids || coalesce(array_agg(h.id), '{}'),
                v_distances || coalesce(array_agg(h.distance), '{}')
           INTO v_kinds, v_ids, v_distances
@@ -198,30 +189,23 @@ $$;
 REVOKE EXECUTE ON FUNCTION study_card_related_by_text(bigint, text, integer, text, bigint, bigint[], bigint[]) FROM PUBLIC;
 DROP FUNCTION IF EXISTS study_card_related_by_text(bigint, text, integer, text, bigint);
 
--- study_card_gather(job_id, k default 6, query_embedding default NULL, worker) ->
--- (handle, source_kind, source_id, title, body, score): S1 is the job's own source (a
--- document as a whole), S2… up to k of the owner's chunks and notes, best first by
--- reciprocal-rank fusion (score = sum of 1 / (60 + rank)) of cosine distance to
--- query_embedding (default study_card_source_embedding; skipped when NULL) and trigram
--- word distance to study_card_source_query; never another user's rows, deleted ones or
--- the source itself. body is study_card_source_text, what quotes are checked against.
--- Records the handles on the job (payload->'handles', replacing earlier ones). When the
--- source is gone or has moved on, closes the job instead (skipped, with
--- study_card_source_problem's code, as commit_cards does) and returns no row.
--- Errors: 22023 when worker is NULL or k is not between 0 and 50; 55000 when the caller
--- does not hold the job (study_card_held_job); pgvector's when query_embedding's
--- dimension is not the stored one. Locks the job row (FOR UPDATE).
--- SECURITY DEFINER: the worker role reads no table itself. Planner settings: see below
--- and bench/README.md ("gather"). Planned afresh per call (plan_cache_mode): the owner's
--- share of the rows and the query text decide the plan.
+-- study_card_gather(job_id, k 6, query_embedding NULL, worker) -> (handle, source_kind,
+-- source_id, title, body, score): S1 the job's source, S2… up to k of the owner's chunks
+-- and notes by reciprocal-rank fusion (docs/cards.md, Gather); records the handles on the
+-- job. A gone or moved-on source: the job closed skipped, no row. Errors: 22023 NULL
+-- worker or k not in 0..50; 55000 job not held; pgvector's on a dimension mismatch.
+-- Locks the job row (FOR UPDATE).
 CREATE OR REPLACE FUNCTION study_card_gather(p_job_id bigint, p_k integer DEFAULT 6, p_query_embedding vector DEFAULT NULL,
                                              p_worker text DEFAULT NULL)
 RETURNS TABLE (handle text, source_kind text, source_id bigint, title text, body text, score double precision)
+-- SECURITY DEFINER: the worker role reads no table itself
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
+-- Planner settings: bench/README.md ("gather").
 -- The planner prices a distance as one cheap operator on a vector that lives in TOAST
 -- and would rather seq-scan than walk HNSW (or the GIN trigram index's bitmap).
 SET enable_seqscan = off
+-- planned afresh per call: the owner's share of the rows and the query text decide the plan
 SET plan_cache_mode = force_custom_plan
 -- study_card_related_by_text sets it per pass; restored on return.
 SET pg_trgm.word_similarity_threshold = 0.2
@@ -246,6 +230,7 @@ BEGIN
     v_job := study_card_held_job(p_job_id, p_worker);
     v_problem := study_card_source_problem(v_job.source_kind, v_job.source_id, v_job.source_version);
     IF v_problem IS NOT NULL THEN
+        -- closed as commit_cards would, with study_card_source_problem's code
         PERFORM study_card_close_job(v_job.id, 'skipped', v_problem,
                                      format('closed at gather: the source is %s', replace(v_problem, '_', ' ')),
                                      '{}', '{}', '[]');
@@ -253,6 +238,7 @@ BEGIN
         RETURN;
     END IF;
     v_pool := greatest(20, p_k * 4);
+    -- query_embedding NULL: the source's own embedding
     v_query := coalesce(p_query_embedding, study_card_source_embedding(v_job.source_kind, v_job.source_id));
 
     -- HNSW returns hnsw.ef_search candidates before the user filter; let it look far
@@ -276,6 +262,7 @@ BEGIN
                 SELECT * FROM study_card_related_by_vector(v_job.user_id, v_query, v_pool,
                                                            v_job.source_kind, v_job.source_id)
                  WHERE v_query IS NOT NULL)
+            -- reciprocal-rank fusion; no embedding (v_query NULL): the text ranking alone
             SELECT hit.source_kind AS kind, hit.source_id AS id, sum(1.0 / (60 + hit.rank))::double precision AS score
               FROM (SELECT * FROM near
                     UNION ALL
@@ -299,6 +286,7 @@ BEGIN
     SELECT jsonb_object_agg('S' || r.ord, jsonb_build_object('kind', r.value ->> 'kind', 'id', (r.value ->> 'id')::bigint))
       INTO v_handles
       FROM jsonb_array_elements(v_related) WITH ORDINALITY AS r(value, ord);
+    -- replaces earlier handles; body below is study_card_source_text, what quotes are checked against
     UPDATE study_memo_card_jobs j
        SET payload = coalesce(j.payload, '{}') || jsonb_build_object('handles', v_handles)
      WHERE j.id = p_job_id;

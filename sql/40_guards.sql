@@ -45,13 +45,10 @@ RETURN ARRAY['select', 'from', 'where', 'group', 'order', 'by', 'having', 'join'
              'insert', 'create', 'table', 'view', 'index', 'like', 'between', 'union', 'all'];
 REVOKE EXECUTE ON FUNCTION study_card_keywords() FROM PUBLIC;
 
--- study_card_without_options(cue) -> the cue with the option lists it offers blanked
--- out, for the leak check of a choice card: a bracketed list '(O/X)', '[참/거짓]',
--- '(A, B, C)'; a list before 중/가운데 whose items (one to three words) are separated by
--- , / · 、 또는 혹은 ('삽입 이상, 삭제 이상, 조회 이상 중 …', 'A 또는 B 중') or 와/과
--- ('TCP와 UDP 중'); a question between two options ('선점 방식인가 비선점 방식인가').
--- An answer named only there is one of the options, not a leak; named anywhere else in
--- the cue it still leaks.
+-- study_card_without_options(cue) -> text: the cue with the option lists it offers
+-- blanked out (bracketed lists, lists before 중/가운데, 'A인가 B인가'), for the leak check:
+-- an answer named only there is one of the options, not a leak. Examples: docs/cards.md
+-- (Leaks). Errors: none.
 CREATE OR REPLACE FUNCTION study_card_without_options(p_cue text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -59,9 +56,10 @@ SET search_path = public, pg_temp
 SET standard_conforming_strings = on
 AS $$
     SELECT regexp_replace(regexp_replace(regexp_replace(regexp_replace(study_card_visible(p_cue),
-        -- a bracketed list of two or more items
+        -- a bracketed list of two or more items: '(O/X)', '[참/거짓]', '(A, B, C)'
         '[(\[][^()\[\]]*(/|,|·|、|\||또는|혹은|\mor\M)[^()\[\]]*[)\]]', ' ', 'g'),
         -- 'A, B C, D 중': items of one to three words, separated by , / · 、 또는 혹은
+        -- ('삽입 이상, 삭제 이상, 조회 이상 중 …', 'A 또는 B 중')
         '([^\s,/·、]+(\s[^\s,/·、?]+){0,2}\s*(,|/|·|、|\s또는\s|\s혹은\s)\s*)+[^\s,/·、?]+(\s[^\s,/·、?]+){0,2}\s*(중|가운데)(에서|에|의)?(?![가-힣])',
         ' ', 'g'),
         -- 'TCP와 UDP 중'
@@ -72,25 +70,10 @@ $$;
 REVOKE EXECUTE ON FUNCTION study_card_without_options(text) FROM PUBLIC;
 
 -- study_card_leaks(answer, visible) -> boolean: is the answer readable in the visible
--- text? Compared after study_card_norm:
---   a symbol answer (no letter or digit: '||', '>=', '+') leaks through a run of
---   symbols of the visible text (white space removed, prose punctuation . , ; ? ' "
---   brackets … not counted) that contains it; a one-symbol answer only through a run of
---   exactly it ('+' leaks through 'a + b', not through 'C++');
---   a number answer (one number, with or without a unit: '1', '1970년', '3.5%') leaks
---   only as a whole number of the same value whose unit is the answer's or none: '1'
---   does not leak through '1970년', '30' does through '30%';
---   a one-character answer leaks only as a whole token (study_card_tokens): 'B' leaks
---   through 'A와 B 중', not through 'BCNF';
---   an answer written with operator symbols other than a hyphen (p->age, SAL >= 1000)
---   leaks when it is a substring of the visible text, both without white space and
---   lower-cased;
---   any other answer leaks when it is a substring ('부분 함수 종속' through
---   '부분함수종속을 제거하는 정규형은?'), or when it has two or more tokens of two or more
---   characters (study_card_keywords not counted), at least one of them a content token
---   (not a study_card_generic_words), and every content token is a substring ('클라이언트-서버 패턴' through '서버와
---   클라이언트가 나뉜 구조는?', '검사점 기법' through '검사점 이후의 로그만 …').
--- An answer that normalises to nothing never leaks (invalid_shape catches it first).
+-- text, compared after study_card_norm? One rule per kind of answer (symbols, a number,
+-- one character, operators, anything else), each beside its branch below; the rules with
+-- examples: docs/cards.md (Leaks). An answer that normalises to nothing never leaks
+-- (invalid_shape catches it first). Errors: none.
 CREATE OR REPLACE FUNCTION study_card_leaks(p_answer text, p_visible text)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -99,18 +82,31 @@ SET standard_conforming_strings = on
 AS $$
     SELECT CASE
         WHEN a.norm = '' OR v.norm IS NULL THEN false
+        -- a symbol answer (no letter or digit: '||', '>=', '+'): through a run of symbols
+        -- of the visible text (white space removed, prose punctuation and brackets not
+        -- counted) that contains it; one symbol only through exactly it ('+' leaks
+        -- through 'a + b', not 'C++')
         WHEN a.norm !~ ('[' || study_card_letters() || ']') THEN EXISTS (
             SELECT FROM regexp_matches(regexp_replace(study_card_visible(p_visible), '[' || study_card_spaces() || ']', '', 'g'),
                                        '[^' || study_card_letters() || 'A-Z.,;?''"()\[\]{}…·「」『』“”‘’〈〉《》【】、。]+', 'g') AS run
              WHERE CASE WHEN char_length(a.norm) = 1 THEN run[1] = a.norm ELSE strpos(run[1], a.norm) > 0 END)
+        -- a number answer (one number, with or without a unit): only as a whole number of
+        -- the same value whose unit is the answer's or none ('1' not through '1970년',
+        -- '30' through '30%')
         WHEN number.value IS NOT NULL THEN EXISTS (
             SELECT FROM study_card_quantities(p_visible) AS q
              WHERE q.value = number.value
                AND (q.unit IS NULL OR number.unit IS NULL OR q.unit = number.unit))
+        -- one character: only as a whole token ('B' through 'A와 B 중', not 'BCNF')
         WHEN char_length(a.norm) = 1 THEN a.norm = ANY (study_card_tokens(p_visible))
         -- an answer written with operators is compared with them: (*p).age is not p->age
-        -- (a hyphen alone joins words: 클라이언트-서버, 3-way)
+        -- (a hyphen alone joins words: 클라이언트-서버, 3-way); both without white space,
+        -- lower-cased
         WHEN replace(a.compact, '-', '') ~ ('[' || study_card_operators() || ']') THEN strpos(v.compact, a.compact) > 0
+        -- anything else: as a substring, or when it has two or more tokens of two or more
+        -- characters (SQL keywords not counted), at least one a content token (not a
+        -- generic word), and every content token is a substring ('클라이언트-서버 패턴'
+        -- through '서버와 클라이언트가 나뉜 구조는?')
         ELSE strpos(v.norm, a.norm) > 0
              OR (SELECT count(*) >= 2 AND count(*) FILTER (WHERE t.content) >= 1
                         AND coalesce(bool_and(strpos(v.norm, t.token) > 0) FILTER (WHERE t.content), false)
@@ -273,20 +269,10 @@ $$;
 REVOKE EXECUTE ON FUNCTION study_card_limits() FROM PUBLIC;
 
 -- study_card_sentences(text) -> text[]: the sentences of a text, in order, each exactly
--- as written (the white space inside it too), for the per-job result schema below: the
--- quotes a model may choose from. Lines are split first (a line break always ends a
--- sentence: a question's 문제/보기/정답/해설 parts and each numbered choice are lines of
--- their own), then a line after a word ending in . ! ? 。 ！ ？ (closing quotes and
--- brackets after it allowed) when white space follows, so Korean 다. 요. 까? and English
--- sentences end there. A full stop does not end a sentence:
---   inside a word (3.5%, 1.2.3, v2.0), or before a word starting with a lowercase Latin
---   letter (e.g. a B-tree; 3 p.m. today);
---   after a circled choice number (①. ②. … ⑳., as 보기 and 정답 show them), or a list
---   marker that starts the sentence (1. a. 가. iv.);
---   after an initialism (e.g. i.e. U.S.), or a capital initial before a capitalised
---   word (E. F. Codd);
---   after a common abbreviation (Mr. Dr. Prof. vs. cf. Fig. No. et al.).
--- Blank lines and the white space around each line are dropped. IMMUTABLE: text only.
+-- as written (white space inside it too; blank lines and the white space around each
+-- line dropped), for the per-job result schema below: the quotes a model may choose
+-- from. A line break ends a sentence, and so does a word ending in . ! ? 。 ！ ？
+-- followed by white space, except the full stops listed in the body. Errors: none.
 CREATE OR REPLACE FUNCTION study_card_sentences(p_text text)
 RETURNS text[]
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -304,6 +290,8 @@ DECLARE
     v_ends boolean;
     v_sentences text[] := '{}';
 BEGIN
+    -- lines first: a question's 문제/보기/정답/해설 parts and each numbered choice are
+    -- lines of their own
     FOREACH v_line IN ARRAY regexp_split_to_array(coalesce(p_text, ''), '\r\n|[\n\u000B\u000C\r\u0085\u2028\u2029]')
     LOOP
         SELECT coalesce(array_agg(m.part[1] ORDER BY m.ord), '{}'), coalesce(array_agg(m.part[2] ORDER BY m.ord), '{}')
@@ -313,16 +301,18 @@ BEGIN
         FOR i IN 1 .. cardinality(v_words) LOOP
             v_word := regexp_replace(v_words[i], '[]"''”’»)}」』〉》]+$', '');  -- the word without closing marks
             v_next := v_words[i + 1];
+            -- Korean 다. 요. 까? and English sentences end at . ! ? 。 ！ ？ (closing marks
+            -- after it allowed); a full stop inside a word (3.5%, v2.0) never splits it
             v_ends := v_next IS NULL OR (
                 v_word ~ '[.!?。！？]$'
                 AND NOT (
                     v_word ~ '\.$' AND (
-                        v_next ~ '^[a-z]'
-                        OR v_word ~ '^[\u2460-\u2473]\.$'
-                        OR (v_current = '' AND v_word ~* '^(\(?[0-9]{1,3}|[a-z]|[ivx]{1,4}|[가-하])\.$')
-                        OR v_word ~* '(^|[^a-z])([a-z]\.){2,}$'
-                        OR (v_word ~ '^[A-Z]\.$' AND v_next ~ '^[A-Z]')
-                        OR v_word ~* '(^|[^a-z])(mr|mrs|ms|dr|prof|sr|jr|st|vs|cf|fig|figs|no|nos|vol|pp|approx|al|ca|inc|ltd|co)\.$')));
+                        v_next ~ '^[a-z]'  -- before a lowercase Latin word: e.g. a B-tree; 3 p.m. today
+                        OR v_word ~ '^[\u2460-\u2473]\.$'  -- a circled choice number, as 보기 and 정답 show them
+                        OR (v_current = '' AND v_word ~* '^(\(?[0-9]{1,3}|[a-z]|[ivx]{1,4}|[가-하])\.$')  -- a list marker: 1. a. 가. iv.
+                        OR v_word ~* '(^|[^a-z])([a-z]\.){2,}$'  -- an initialism: e.g. i.e. U.S.
+                        OR (v_word ~ '^[A-Z]\.$' AND v_next ~ '^[A-Z]')  -- a capital initial: E. F. Codd
+                        OR v_word ~* '(^|[^a-z])(mr|mrs|ms|dr|prof|sr|jr|st|vs|cf|fig|figs|no|nos|vol|pp|approx|al|ca|inc|ltd|co)\.$')));  -- Mr. vs. et al.
             v_current := v_current || v_words[i];
             IF v_ends THEN
                 v_sentences := v_sentences || v_current;
@@ -384,20 +374,12 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_result_schema_for(integer, json) FROM PUBLIC;
 
--- study_card_result_schema(job_id, max_cards, worker) -> the result schema of one job,
--- narrowed so that a decoder that enforces it (llama.cpp, vLLM, LM Studio, Ollama) can
--- only write verbatim quotes: an evidence item is one of, per handle the job recorded
--- (payload->'handles', study_card_gather's) in handle order,
---     {"source": {"const": "Sk"}, "quote": {"type": "string", "enum": [the sentences of Sk]}}
--- with the sentences of study_card_sentences(study_card_source_text) of that handle,
--- each once, in order, leaving out those with nothing to quote (study_card_norm empty),
--- label-only lines ('보기:') and those over the quote limit. Everything else is
--- study_card_result_schema(max_cards)'s. A job with no recorded handle (gather not run)
--- or no sentence gets "maxItems": 0 for its cards: no card could cite anything.
--- The worker sends it when MLX_RESPONSE_FORMAT=on; commit_cards checks every card all
--- the same. The caller must hold the job (study_card_held_job: SQLSTATE 55000), as for
--- gather: it returns the text of the owner's sources. 22023 when worker is NULL or
--- max_cards is negative. SECURITY DEFINER: the worker role reads no table itself.
+-- study_card_result_schema(job_id, max_cards, worker) -> json: study_card_result_schema(
+-- max_cards) with each evidence item narrowed to {"source": "Sk", "quote": one of Sk's
+-- sentences}, per handle the job recorded, so an enforcing decoder writes only verbatim
+-- quotes; "maxItems": 0 cards when there is nothing to cite. Errors: 55000 unless the
+-- caller holds the job (it returns the owner's text); 22023 for a NULL worker or a
+-- negative max_cards. Sent when MLX_RESPONSE_FORMAT=on.
 CREATE OR REPLACE FUNCTION study_card_result_schema(p_job_id bigint, p_max_cards integer, p_worker text)
 RETURNS json
 LANGUAGE plpgsql SECURITY DEFINER
@@ -407,11 +389,13 @@ DECLARE
     v_job study_memo_card_jobs;
     v_items json;
 BEGIN
+    -- SECURITY DEFINER: the worker role reads no table itself
     IF p_worker IS NULL THEN
         RAISE EXCEPTION 'study_card_result_schema needs p_worker, the worker name job % was claimed with', p_job_id
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     v_job := study_card_held_job(p_job_id, p_worker);
+    -- one anyOf branch per handle of payload->'handles' (study_card_gather's), in handle order
     SELECT json_agg(json_build_object(
                'type', 'object', 'required', json_build_array('source', 'quote'),
                'properties', json_build_object(
@@ -423,6 +407,8 @@ BEGIN
               FROM jsonb_each(coalesce(v_job.payload -> 'handles', '{}')) AS e
              WHERE e.key ~ '^S[0-9]{1,9}$') AS h
       CROSS JOIN LATERAL (
+            -- each sentence once, in order; not those with nothing to quote, label-only
+            -- lines ('보기:') or those over the quote limit
             SELECT json_agg(s.sentence ORDER BY s.first) AS quotes
               FROM (SELECT t.sentence, min(t.ord) AS first
                       FROM unnest(study_card_sentences(study_card_source_text(h.kind, h.id))) WITH ORDINALITY AS t(sentence, ord)
@@ -431,7 +417,7 @@ BEGIN
                        AND char_length(t.sentence) <= (study_card_limits()).quote
                      GROUP BY t.sentence) AS s) AS q
      WHERE q.quotes IS NOT NULL;
-    IF v_items IS NULL THEN
+    IF v_items IS NULL THEN  -- no recorded handle (gather not run) or no sentence: no card could cite anything
         RETURN study_card_result_schema_for(least(p_max_cards, 0), study_card_result_schema(0) #> '{properties,cards,items,anyOf,0,properties,evidence,items}');
     END IF;
     RETURN study_card_result_schema_for(p_max_cards, json_build_object('anyOf', v_items));
@@ -439,18 +425,15 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_result_schema(bigint, integer, text) FROM PUBLIC;
 
--- study_card_result_schema(max_cards) -> the JSON Schema of commit_cards' result,
+-- study_card_result_schema(max_cards) -> json: the JSON Schema of commit_cards' result,
 -- {"cards": [qa | cloze], "needs_review": null | {"reason"}}, with study_card_limits();
--- max_cards (NULL: the limit) may only lower the cards limit; negative: SQLSTATE 22023.
--- The worker sends it as response_format (MLX_RESPONSE_FORMAT=on). It describes the
--- shape only: commit_cards still checks every card. json, not jsonb, because
--- constrained decoders (llama.cpp, vLLM) make the model write properties in the
--- schema's order, and jsonb would sort them ("cue" before "type", "quote" before
--- "source"). No "pattern": llama-cpp-python silently drops a grammar it cannot build
--- from a regex (issue 16). SECURITY DEFINER: the worker role may not call
--- study_card_limits() itself.
+-- max_cards (NULL: the limit) may only lower the cards limit. The shape only:
+-- commit_cards still checks every card. Errors: 22023 for a negative max_cards.
 CREATE OR REPLACE FUNCTION study_card_result_schema(p_max_cards integer DEFAULT NULL)
+-- json, not jsonb: constrained decoders (llama.cpp, vLLM) make the model write
+-- properties in the schema's order, and jsonb would sort them ("cue" before "type")
 RETURNS json
+-- SECURITY DEFINER: the worker role may not call study_card_limits() itself
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = public, pg_temp
 AS $$
@@ -461,6 +444,8 @@ BEGIN
     IF p_max_cards < 0 THEN
         RAISE EXCEPTION 'max_cards must be 0 or more, not %', p_max_cards USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- no "pattern" anywhere: llama-cpp-python silently drops a grammar it cannot build
+    -- from a regex (issue 16)
     v_evidence := json_build_object(
         'type', 'array', 'minItems', 1, 'maxItems', v_limits.evidence,
         'items', json_build_object(
@@ -615,16 +600,12 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_review_schema(integer) FROM PUBLIC;
 
--- study_card_shape_problem(card) -> what is wrong with the shape of one card, or NULL.
--- A card is an object with "type" "qa" (string "cue" and "answer") or "cloze" (string
--- "text"), each within its length of study_card_limits() and non-empty after
--- study_card_norm and free of bidi controls (U+202A-202E, U+2066-2069: they make a
--- text display in another order than the guards compare it), and "evidence": absent,
--- null or an array (an empty or missing one is the evidence_missing guard's) of at most
--- evidence objects, each with a "source" that is a string or a number (a number is a raw
--- id: the evidence_foreign guard's) and a string "quote" within its length, non-empty
--- after study_card_norm. Other keys are ignored. Lengths are checked before anything
--- reads the text, so an oversized field costs nothing.
+-- study_card_shape_problem(card) -> text: what is wrong with the shape of one card, or
+-- NULL: an object with "type" "qa" (string "cue", "answer") or "cloze" (string "text"),
+-- each within study_card_limits(), non-empty after study_card_norm, free of bidi
+-- controls; "evidence" absent, null or an array of at most the limit of {"source": string
+-- or number, "quote": string within its limit, non-empty}. Other keys are ignored.
+-- Errors: none.
 CREATE OR REPLACE FUNCTION study_card_shape_problem(p_card jsonb)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -655,10 +636,13 @@ BEGIN
         IF jsonb_typeof(p_card -> v_field) IS DISTINCT FROM 'string' THEN
             RETURN format('%s must be a string, not %s', v_field,
                           coalesce(jsonb_typeof(p_card -> v_field), 'missing'));
+        -- lengths before anything reads the text, so an oversized field costs nothing
         ELSIF char_length(p_card ->> v_field) > v_limit THEN
             RETURN format('%s is %s characters long; the limit is %s',
                           v_field, char_length(p_card ->> v_field), v_limit);
         END IF;
+        -- bidi controls (U+202A-202E, U+2066-2069) make a text display in another order
+        -- than the guards compare it
         v_bidi := substring(p_card ->> v_field FROM '[\u202A-\u202E\u2066-\u2069]');
         IF v_bidi IS NOT NULL THEN
             RETURN format('%s contains the bidi control U+%s, which reorders what a learner sees',
@@ -667,6 +651,7 @@ BEGIN
             RETURN format('%s is empty', v_field);
         END IF;
     END LOOP;
+    -- an empty or missing evidence is the evidence_missing guard's
     IF jsonb_typeof(p_card -> 'evidence') NOT IN ('array', 'null') THEN
         RETURN format('evidence must be an array, not %s', jsonb_typeof(p_card -> 'evidence'));
     ELSIF jsonb_array_length(coalesce(nullif(p_card -> 'evidence', 'null'), '[]')) > v_limits.evidence THEN
@@ -678,6 +663,7 @@ BEGIN
     LOOP
         IF jsonb_typeof(v_item) IS DISTINCT FROM 'object' THEN
             RETURN format('evidence %s must be an object {"source", "quote"}', v_index);
+        -- a number is a raw id: the evidence_foreign guard's
         ELSIF coalesce(jsonb_typeof(v_item -> 'source'), 'missing') NOT IN ('string', 'number') THEN
             RETURN format('evidence %s: source must be a handle such as "S1", not %s',
                           v_index, coalesce(jsonb_typeof(v_item -> 'source'), 'missing'));
@@ -724,17 +710,11 @@ $$;
 REVOKE EXECUTE ON FUNCTION study_card_in_place(text, text) FROM PUBLIC;
 
 
--- study_card_cited_sources(handles, cards) -> {"S1": {"kind", "id", "text", "norm",
--- "bidi", "keys", "names"}, …}: what the guards compare quotes with, read once per
--- result, for the handles that a card cites and the job recorded (payload->'handles'):
---   text   study_card_collapsed of study_card_source_text (NULL when the row is gone);
---   norm   study_card_norm of it;
---   bidi   whether it has bidi controls (a quote may have them only then);
---   keys, names  study_card_quantity_keys and study_card_names of it, each once: only
---          for a source that a quote cites not study_card_in_place, or whose norm lacks
---          a name of a card citing it: reading every number of a large document costs
---          seconds, and a verbatim quote needs none of it.
--- Reads source rows (STABLE).
+-- study_card_cited_sources(handles, cards) -> jsonb {"S1": {"kind", "id", "text" (study_
+-- card_collapsed source text, NULL when gone), "norm", "bidi" (has bidi controls),
+-- "keys", "names" (its quantity keys and names, each once; only where needed)}, …}: what
+-- the guards compare quotes with, read once per result, for the handles a card cites and
+-- the job recorded (payload->'handles'). Reads source rows (STABLE). Errors: none.
 CREATE OR REPLACE FUNCTION study_card_cited_sources(p_handles jsonb, p_cards jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
@@ -759,6 +739,9 @@ BEGIN
      CROSS JOIN LATERAL (SELECT study_card_source_text(r.ref ->> 'kind', (r.ref ->> 'id')::bigint) AS text) AS src
      WHERE jsonb_typeof(r.ref) = 'object';
 
+    -- keys and names only for a source that a quote cites not study_card_in_place, or
+    -- whose norm lacks a name of a card citing it: reading every number of a large
+    -- document costs seconds, and a verbatim quote needs none of it
     FOR v_handle IN
         SELECT DISTINCT item.value ->> 'source'
           FROM jsonb_array_elements(p_cards) AS card
@@ -931,14 +914,10 @@ $$;
 REVOKE EXECUTE ON FUNCTION study_card_prompt_text(text, text, text) FROM PUBLIC;
 
 -- study_card_near_duplicate(answer_key, prompt, quotes, other_answer_key, other_prompt,
--- other_quotes) -> how two cards ask for the same fact, or NULL: the same answer_key
--- and either a similar prompt (pg_trgm similarity of study_card_prompt_text >= 0.4,
--- chosen from the table in bench/README.md) or a shared quote (normalised). Answers
--- that many different facts share: a truth value (O/X, 참/거짓), whose cards differ in
--- a word or two, never makes a near-duplicate; one character (a choice number, B, +)
--- only with a similar prompt, not through a shared quote.
--- Reverse cards (same sentence, other answers) and one answer to two facts with other
--- quotes and other wording are not near-duplicates.
+-- other_quotes) -> text: how two cards ask for the same fact, or NULL: the same
+-- answer_key and a similar prompt (study_card_prompt_text) or a shared normalised quote;
+-- never for a truth value (O/X, 참/거짓); a one-character answer only by the prompt. What
+-- is and is not merged: docs/cards.md (Near-duplicates). Errors: none.
 CREATE OR REPLACE FUNCTION study_card_near_duplicate(
     p_answer_key text, p_prompt text, p_quotes text[],
     p_other_answer_key text, p_other_prompt text, p_other_quotes text[])
@@ -948,12 +927,15 @@ SET search_path = public, pg_temp
 AS $$
     SELECT CASE
         WHEN p_answer_key IS DISTINCT FROM p_other_answer_key
+             -- a truth value: many different facts share it, their cards differing in a word or two
              OR p_answer_key = ANY (ARRAY['o', 'x', 'ox', '참', '거짓', '예', '아니오', '아니요', 'true', 'false', 'yes', 'no',
                                           '맞다', '틀리다', '옳다', '옳지않다', '맞음', '틀림'])
             THEN NULL
+        -- 0.4: chosen from the table in bench/README.md
         WHEN similarity(p_prompt, p_other_prompt) >= 0.4
             THEN format('a similar card (similarity %s) with the same answer',
                         round(similarity(p_prompt, p_other_prompt)::numeric, 2))
+        -- one character (a choice number, B, +) only with a similar prompt
         WHEN p_quotes && p_other_quotes AND char_length(p_answer_key) >= 2
             THEN 'the same quote with the same answer'
     END

@@ -120,6 +120,8 @@ BEGIN
     -- of study_card_ready_sources, and a question's insert carries no UPDATE to set up.
     -- The focus by a join, not study_card_topic_focus per row: a SQL function with a
     -- FROM clause is not inlined, and its call cost ~8 us a row in a bulk update.
+    -- The ids are read back through the views: one missing, deleted, not ready, or whose
+    -- version has its job already (ON CONFLICT DO NOTHING) makes nothing.
     IF p_kind = 'question' THEN
         WITH enqueued AS (
             INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind, priority)
@@ -131,6 +133,8 @@ BEGIN
             RETURNING run_after)
         SELECT count(*), count(*) FILTER (WHERE e.run_after <= now()) INTO made, runnable FROM enqueued e;
     ELSIF p_kind = 'subject_note' THEN
+        -- a note's job waits the debounce and closes the note's older pending jobs
+        -- (skipped, stale_version), so typing in a note calls the LLM once
         v_debounce := study_card_note_debounce();
         WITH enqueued AS (
             INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind, priority, run_after)
@@ -438,6 +442,9 @@ BEGIN
      CROSS JOIN LATERAL (SELECT study_card_source_text(r.ref ->> 'kind', (r.ref ->> 'id')::bigint) AS text) AS src
      WHERE jsonb_typeof(r.ref) = 'object';
 
+    -- keys and names only for a source that a quote cites not study_card_in_place, or
+    -- whose norm lacks a name of a card citing it: reading every number of a large
+    -- document costs seconds, and a verbatim quote needs none of it
     FOR v_handle IN
         SELECT DISTINCT item.value ->> 'source'
           FROM jsonb_array_elements(p_cards) AS card
@@ -760,6 +767,9 @@ BEGIN
     END IF;
     IF v_pending IS NULL OR v_pending = '' THEN
         PERFORM set_config('study_card.pending_' || p_kind, p_id::text, true);
+    -- a row costs an append to a short string (~2 us; a longer one costs more per row);
+    -- a bulk update, one INSERT ... SELECT per ~300 rows instead of one INSERT per row
+    -- (~25 us each: bench/README.md)
     ELSIF octet_length(v_pending) < 2000 THEN  -- octet_length: length() counts characters
         PERFORM set_config('study_card.pending_' || p_kind, v_pending || ',' || p_id, true);
     ELSE
@@ -883,6 +893,7 @@ BEGIN
     v_job := study_card_held_job(p_job_id, p_worker);
     v_problem := study_card_source_problem(v_job.source_kind, v_job.source_id, v_job.source_version);
     IF v_problem IS NOT NULL THEN
+        -- closed as commit_cards would, with study_card_source_problem's code
         PERFORM study_card_close_job(v_job.id, 'skipped', v_problem,
                                      format('closed at gather: the source is %s', replace(v_problem, '_', ' ')),
                                      '{}', '{}', '[]');
@@ -890,6 +901,7 @@ BEGIN
         RETURN;
     END IF;
     v_pool := greatest(20, p_k * 4);
+    -- query_embedding NULL: the source's own embedding
     v_query := coalesce(p_query_embedding, study_card_source_embedding(v_job.source_kind, v_job.source_id));
 
     -- HNSW returns hnsw.ef_search candidates before the user filter; let it look far
@@ -913,6 +925,7 @@ BEGIN
                 SELECT * FROM study_card_related_by_vector(v_job.user_id, v_query, v_pool,
                                                            v_job.source_kind, v_job.source_id)
                  WHERE v_query IS NOT NULL)
+            -- reciprocal-rank fusion; no embedding (v_query NULL): the text ranking alone
             SELECT hit.source_kind AS kind, hit.source_id AS id, sum(1.0 / (60 + hit.rank))::double precision AS score
               FROM (SELECT * FROM near
                     UNION ALL
@@ -936,6 +949,7 @@ BEGIN
     SELECT jsonb_object_agg('S' || r.ord, jsonb_build_object('kind', r.value ->> 'kind', 'id', (r.value ->> 'id')::bigint))
       INTO v_handles
       FROM jsonb_array_elements(v_related) WITH ORDINALITY AS r(value, ord);
+    -- replaces earlier handles; body below is study_card_source_text, what quotes are checked against
     UPDATE study_memo_card_jobs j
        SET payload = coalesce(j.payload, '{}') || jsonb_build_object('handles', v_handles)
      WHERE j.id = p_job_id;
@@ -1158,18 +1172,31 @@ CREATE FUNCTION public.study_card_leaks(p_answer text, p_visible text) RETURNS b
     AS $$
     SELECT CASE
         WHEN a.norm = '' OR v.norm IS NULL THEN false
+        -- a symbol answer (no letter or digit: '||', '>=', '+'): through a run of symbols
+        -- of the visible text (white space removed, prose punctuation and brackets not
+        -- counted) that contains it; one symbol only through exactly it ('+' leaks
+        -- through 'a + b', not 'C++')
         WHEN a.norm !~ ('[' || study_card_letters() || ']') THEN EXISTS (
             SELECT FROM regexp_matches(regexp_replace(study_card_visible(p_visible), '[' || study_card_spaces() || ']', '', 'g'),
                                        '[^' || study_card_letters() || 'A-Z.,;?''"()\[\]{}…·「」『』“”‘’〈〉《》【】、。]+', 'g') AS run
              WHERE CASE WHEN char_length(a.norm) = 1 THEN run[1] = a.norm ELSE strpos(run[1], a.norm) > 0 END)
+        -- a number answer (one number, with or without a unit): only as a whole number of
+        -- the same value whose unit is the answer's or none ('1' not through '1970년',
+        -- '30' through '30%')
         WHEN number.value IS NOT NULL THEN EXISTS (
             SELECT FROM study_card_quantities(p_visible) AS q
              WHERE q.value = number.value
                AND (q.unit IS NULL OR number.unit IS NULL OR q.unit = number.unit))
+        -- one character: only as a whole token ('B' through 'A와 B 중', not 'BCNF')
         WHEN char_length(a.norm) = 1 THEN a.norm = ANY (study_card_tokens(p_visible))
         -- an answer written with operators is compared with them: (*p).age is not p->age
-        -- (a hyphen alone joins words: 클라이언트-서버, 3-way)
+        -- (a hyphen alone joins words: 클라이언트-서버, 3-way); both without white space,
+        -- lower-cased
         WHEN replace(a.compact, '-', '') ~ ('[' || study_card_operators() || ']') THEN strpos(v.compact, a.compact) > 0
+        -- anything else: as a substring, or when it has two or more tokens of two or more
+        -- characters (SQL keywords not counted), at least one a content token (not a
+        -- generic word), and every content token is a substring ('클라이언트-서버 패턴'
+        -- through '서버와 클라이언트가 나뉜 구조는?')
         ELSE strpos(v.norm, a.norm) > 0
              OR (SELECT count(*) >= 2 AND count(*) FILTER (WHERE t.content) >= 1
                         AND coalesce(bool_and(strpos(v.norm, t.token) > 0) FILTER (WHERE t.content), false)
@@ -1249,6 +1276,8 @@ CREATE FUNCTION public.study_card_lock_owner(p_user_id bigint) RETURNS void
     LANGUAGE sql
     SET search_path TO 'public', 'pg_temp'
     AS $$
+    -- the host's DELETE FROM users locks the user, then cascades to the jobs; in the
+    -- same order such a delete waits for a commit, or goes first, never deadlocks with it
     SELECT FROM users u WHERE u.id = p_user_id FOR KEY SHARE
 $$;
 
@@ -1320,12 +1349,15 @@ CREATE FUNCTION public.study_card_near_duplicate(p_answer_key text, p_prompt tex
     AS $$
     SELECT CASE
         WHEN p_answer_key IS DISTINCT FROM p_other_answer_key
+             -- a truth value: many different facts share it, their cards differing in a word or two
              OR p_answer_key = ANY (ARRAY['o', 'x', 'ox', '참', '거짓', '예', '아니오', '아니요', 'true', 'false', 'yes', 'no',
                                           '맞다', '틀리다', '옳다', '옳지않다', '맞음', '틀림'])
             THEN NULL
+        -- 0.4: chosen from the table in bench/README.md
         WHEN similarity(p_prompt, p_other_prompt) >= 0.4
             THEN format('a similar card (similarity %s) with the same answer',
                         round(similarity(p_prompt, p_other_prompt)::numeric, 2))
+        -- one character (a choice number, B, +) only with a similar prompt
         WHEN p_quotes && p_other_quotes AND char_length(p_answer_key) >= 2
             THEN 'the same quote with the same answer'
     END
@@ -2021,6 +2053,8 @@ DECLARE
     -- Candidates per pass: word similarity of a short query and a 40-word chunk takes
     -- 10-60 us, computed twice for a candidate (the operator's recheck, the distance).
     c_candidates constant integer := 120;
+    -- 0.5 first; 0.2 only when fewer than limit rows reached 0.5 (Korean particles glued
+    -- to words cost trigrams, so a related chunk often scores only 0.2 to 0.3)
     c_passes constant real[] := ARRAY[0.5, 0.2];
     v_saved text := current_setting('pg_trgm.word_similarity_threshold', true);
     v_threshold real;
@@ -2032,7 +2066,8 @@ BEGIN
     IF p_query IS NULL OR btrim(p_query) = '' OR p_limit < 1 THEN
         RETURN;
     END IF;
-    -- The vector search's candidates, ranked by the same similarity (index-free: by id).
+    -- The vector search's candidates, ranked by the same similarity (index-free: by id),
+    -- so a row close in meaning is ranked lexically too wherever the capped passes stopped.
     SELECT coalesce(array_agg(h.kind), '{}'), coalesce(array_agg(h.id), '{}'), coalesce(array_agg(h.distance), '{}')
       INTO v_kinds, v_ids, v_distances
       FROM ((SELECT 'document_chunk'::text AS kind, c.id, p_query <<-> c.content AS distance
@@ -2050,7 +2085,9 @@ BEGIN
         -- Each branch: the GIN trigram index's candidates (query <% text: the index keeps
         -- the rows holding at least threshold × the query's trigrams, the recheck computes
         -- the similarity), the first c_candidates of them; no ORDER BY, so the bitmap
-        -- scan stops there instead of ranking every candidate.
+        -- scan stops there instead of ranking every candidate. So at most ~2 × 120 + the
+        -- near rows get a similarity, whatever the number of rows (bench/README.md,
+        -- "gather"); past the cap, the first 120 in the table's physical order.
         SELECT v_kinds || coalesce(array_agg(h.kind), '{}'), v_ids || coalesce(array_agg(h.id), '{}'),
                v_distances || coalesce(array_agg(h.distance), '{}')
           INTO v_kinds, v_ids, v_distances
@@ -2085,6 +2122,7 @@ $$;
 CREATE FUNCTION public.study_card_related_by_vector(p_user_id bigint, p_query public.vector, p_limit integer, p_skip_kind text, p_skip_id bigint) RETURNS TABLE(source_kind text, source_id bigint, rank bigint)
     LANGUAGE sql STABLE
     AS $$
+    -- each branch an ORDER BY distance LIMIT, which the HNSW indexes serve
     SELECT hit.kind, hit.id, row_number() OVER (ORDER BY hit.distance, hit.kind, hit.id)
       FROM ((SELECT 'document_chunk'::text AS kind, c.id, c.embedding <=> p_query AS distance
                FROM study_card_host_chunks c
@@ -2143,13 +2181,14 @@ BEGIN
                   HINT = 'a question needs an explanation and its version; a note or document, non-blank text';
     END IF;
 
+    -- no job for the version yet: one, runnable now (no debounce)
     INSERT INTO study_memo_card_jobs (user_id, source_kind, source_id, source_version, kind, priority)
     VALUES (v_source.user_id, p_kind, p_id, v_source.version, 'card_extract',
             study_card_priority(study_card_topic_focus(v_source.topic_id)))
     ON CONFLICT DO NOTHING
     RETURNING id INTO v_job_id;
 
-    IF v_job_id IS NULL THEN
+    IF v_job_id IS NULL THEN  -- a finished job: re-extraction after a model or prompt change
         UPDATE study_memo_card_jobs j
            SET status = 'pending', attempts = 0, run_after = now(), completed_at = NULL,
                error_code = NULL, error_message = NULL
@@ -2158,7 +2197,7 @@ BEGIN
            AND j.status IN (SELECT v.status FROM study_card_job_statuses v WHERE v.terminal)
         RETURNING j.id INTO v_job_id;
     END IF;
-    IF v_job_id IS NULL THEN
+    IF v_job_id IS NULL THEN  -- a pending job waiting out a debounce or a retry backoff
         UPDATE study_memo_card_jobs j
            SET run_after = now()
          WHERE j.source_kind = p_kind AND j.source_id = p_id
@@ -2211,6 +2250,8 @@ BEGIN
     IF p_max_cards < 0 THEN
         RAISE EXCEPTION 'max_cards must be 0 or more, not %', p_max_cards USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- no "pattern" anywhere: llama-cpp-python silently drops a grammar it cannot build
+    -- from a regex (issue 16)
     v_evidence := json_build_object(
         'type', 'array', 'minItems', 1, 'maxItems', v_limits.evidence,
         'items', json_build_object(
@@ -2254,11 +2295,13 @@ DECLARE
     v_job study_memo_card_jobs;
     v_items json;
 BEGIN
+    -- SECURITY DEFINER: the worker role reads no table itself
     IF p_worker IS NULL THEN
         RAISE EXCEPTION 'study_card_result_schema needs p_worker, the worker name job % was claimed with', p_job_id
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     v_job := study_card_held_job(p_job_id, p_worker);
+    -- one anyOf branch per handle of payload->'handles' (study_card_gather's), in handle order
     SELECT json_agg(json_build_object(
                'type', 'object', 'required', json_build_array('source', 'quote'),
                'properties', json_build_object(
@@ -2270,6 +2313,8 @@ BEGIN
               FROM jsonb_each(coalesce(v_job.payload -> 'handles', '{}')) AS e
              WHERE e.key ~ '^S[0-9]{1,9}$') AS h
       CROSS JOIN LATERAL (
+            -- each sentence once, in order; not those with nothing to quote, label-only
+            -- lines ('보기:') or those over the quote limit
             SELECT json_agg(s.sentence ORDER BY s.first) AS quotes
               FROM (SELECT t.sentence, min(t.ord) AS first
                       FROM unnest(study_card_sentences(study_card_source_text(h.kind, h.id))) WITH ORDINALITY AS t(sentence, ord)
@@ -2278,7 +2323,7 @@ BEGIN
                        AND char_length(t.sentence) <= (study_card_limits()).quote
                      GROUP BY t.sentence) AS s) AS q
      WHERE q.quotes IS NOT NULL;
-    IF v_items IS NULL THEN
+    IF v_items IS NULL THEN  -- no recorded handle (gather not run) or no sentence: no card could cite anything
         RETURN study_card_result_schema_for(least(p_max_cards, 0), study_card_result_schema(0) #> '{properties,cards,items,anyOf,0,properties,evidence,items}');
     END IF;
     RETURN study_card_result_schema_for(p_max_cards, json_build_object('anyOf', v_items));
@@ -2497,6 +2542,8 @@ DECLARE
     v_ends boolean;
     v_sentences text[] := '{}';
 BEGIN
+    -- lines first: a question's 문제/보기/정답/해설 parts and each numbered choice are
+    -- lines of their own
     FOREACH v_line IN ARRAY regexp_split_to_array(coalesce(p_text, ''), '\r\n|[\n\u000B\u000C\r\u0085\u2028\u2029]')
     LOOP
         SELECT coalesce(array_agg(m.part[1] ORDER BY m.ord), '{}'), coalesce(array_agg(m.part[2] ORDER BY m.ord), '{}')
@@ -2506,16 +2553,18 @@ BEGIN
         FOR i IN 1 .. cardinality(v_words) LOOP
             v_word := regexp_replace(v_words[i], '[]"''”’»)}」』〉》]+$', '');  -- the word without closing marks
             v_next := v_words[i + 1];
+            -- Korean 다. 요. 까? and English sentences end at . ! ? 。 ！ ？ (closing marks
+            -- after it allowed); a full stop inside a word (3.5%, v2.0) never splits it
             v_ends := v_next IS NULL OR (
                 v_word ~ '[.!?。！？]$'
                 AND NOT (
                     v_word ~ '\.$' AND (
-                        v_next ~ '^[a-z]'
-                        OR v_word ~ '^[\u2460-\u2473]\.$'
-                        OR (v_current = '' AND v_word ~* '^(\(?[0-9]{1,3}|[a-z]|[ivx]{1,4}|[가-하])\.$')
-                        OR v_word ~* '(^|[^a-z])([a-z]\.){2,}$'
-                        OR (v_word ~ '^[A-Z]\.$' AND v_next ~ '^[A-Z]')
-                        OR v_word ~* '(^|[^a-z])(mr|mrs|ms|dr|prof|sr|jr|st|vs|cf|fig|figs|no|nos|vol|pp|approx|al|ca|inc|ltd|co)\.$')));
+                        v_next ~ '^[a-z]'  -- before a lowercase Latin word: e.g. a B-tree; 3 p.m. today
+                        OR v_word ~ '^[\u2460-\u2473]\.$'  -- a circled choice number, as 보기 and 정답 show them
+                        OR (v_current = '' AND v_word ~* '^(\(?[0-9]{1,3}|[a-z]|[ivx]{1,4}|[가-하])\.$')  -- a list marker: 1. a. 가. iv.
+                        OR v_word ~* '(^|[^a-z])([a-z]\.){2,}$'  -- an initialism: e.g. i.e. U.S.
+                        OR (v_word ~ '^[A-Z]\.$' AND v_next ~ '^[A-Z]')  -- a capital initial: E. F. Codd
+                        OR v_word ~* '(^|[^a-z])(mr|mrs|ms|dr|prof|sr|jr|st|vs|cf|fig|figs|no|nos|vol|pp|approx|al|ca|inc|ltd|co)\.$')));  -- Mr. vs. et al.
             v_current := v_current || v_words[i];
             IF v_ends THEN
                 v_sentences := v_sentences || v_current;
@@ -2558,10 +2607,13 @@ BEGIN
         IF jsonb_typeof(p_card -> v_field) IS DISTINCT FROM 'string' THEN
             RETURN format('%s must be a string, not %s', v_field,
                           coalesce(jsonb_typeof(p_card -> v_field), 'missing'));
+        -- lengths before anything reads the text, so an oversized field costs nothing
         ELSIF char_length(p_card ->> v_field) > v_limit THEN
             RETURN format('%s is %s characters long; the limit is %s',
                           v_field, char_length(p_card ->> v_field), v_limit);
         END IF;
+        -- bidi controls (U+202A-202E, U+2066-2069) make a text display in another order
+        -- than the guards compare it
         v_bidi := substring(p_card ->> v_field FROM '[\u202A-\u202E\u2066-\u2069]');
         IF v_bidi IS NOT NULL THEN
             RETURN format('%s contains the bidi control U+%s, which reorders what a learner sees',
@@ -2570,6 +2622,7 @@ BEGIN
             RETURN format('%s is empty', v_field);
         END IF;
     END LOOP;
+    -- an empty or missing evidence is the evidence_missing guard's
     IF jsonb_typeof(p_card -> 'evidence') NOT IN ('array', 'null') THEN
         RETURN format('evidence must be an array, not %s', jsonb_typeof(p_card -> 'evidence'));
     ELSIF jsonb_array_length(coalesce(nullif(p_card -> 'evidence', 'null'), '[]')) > v_limits.evidence THEN
@@ -2581,6 +2634,7 @@ BEGIN
     LOOP
         IF jsonb_typeof(v_item) IS DISTINCT FROM 'object' THEN
             RETURN format('evidence %s must be an object {"source", "quote"}', v_index);
+        -- a number is a raw id: the evidence_foreign guard's
         ELSIF coalesce(jsonb_typeof(v_item -> 'source'), 'missing') NOT IN ('string', 'number') THEN
             RETURN format('evidence %s: source must be a handle such as "S1", not %s',
                           v_index, coalesce(jsonb_typeof(v_item -> 'source'), 'missing'));
@@ -2797,9 +2851,10 @@ CREATE FUNCTION public.study_card_without_options(p_cue text) RETURNS text
     SET standard_conforming_strings TO 'on'
     AS $$
     SELECT regexp_replace(regexp_replace(regexp_replace(regexp_replace(study_card_visible(p_cue),
-        -- a bracketed list of two or more items
+        -- a bracketed list of two or more items: '(O/X)', '[참/거짓]', '(A, B, C)'
         '[(\[][^()\[\]]*(/|,|·|、|\||또는|혹은|\mor\M)[^()\[\]]*[)\]]', ' ', 'g'),
         -- 'A, B C, D 중': items of one to three words, separated by , / · 、 또는 혹은
+        -- ('삽입 이상, 삭제 이상, 조회 이상 중 …', 'A 또는 B 중')
         '([^\s,/·、]+(\s[^\s,/·、?]+){0,2}\s*(,|/|·|、|\s또는\s|\s혹은\s)\s*)+[^\s,/·、?]+(\s[^\s,/·、?]+){0,2}\s*(중|가운데)(에서|에|의)?(?![가-힣])',
         ' ', 'g'),
         -- 'TCP와 UDP 중'
