@@ -2243,47 +2243,14 @@ CREATE FUNCTION public.study_card_result_schema(p_max_cards integer DEFAULT NULL
     LANGUAGE plpgsql IMMUTABLE SECURITY DEFINER PARALLEL SAFE
     SET search_path TO 'public', 'pg_temp'
     AS $$
-DECLARE
-    v_limits record := study_card_limits();
-    v_evidence json;
 BEGIN
-    IF p_max_cards < 0 THEN
-        RAISE EXCEPTION 'max_cards must be 0 or more, not %', p_max_cards USING ERRCODE = 'invalid_parameter_value';
-    END IF;
     -- no "pattern" anywhere: llama-cpp-python silently drops a grammar it cannot build
     -- from a regex (issue 16)
-    v_evidence := json_build_object(
-        'type', 'array', 'minItems', 1, 'maxItems', v_limits.evidence,
-        'items', json_build_object(
-            'type', 'object', 'required', json_build_array('source', 'quote'),
-            'properties', json_build_object(
-                'source', json_build_object('type', 'string', 'minLength', 1),
-                'quote', json_build_object('type', 'string', 'minLength', 1, 'maxLength', v_limits.quote))));
-    RETURN json_build_object(
-        'type', 'object', 'required', json_build_array('cards', 'needs_review'),
+    RETURN study_card_result_schema_for(p_max_cards, json_build_object(
+        'type', 'object', 'required', json_build_array('source', 'quote'),
         'properties', json_build_object(
-            'cards', json_build_object(
-                'type', 'array', 'maxItems', least(p_max_cards, v_limits.cards),
-                'items', json_build_object('anyOf', json_build_array(
-                    json_build_object(
-                        'type', 'object', 'required', json_build_array('type', 'cue', 'answer', 'evidence'),
-                        'properties', json_build_object(
-                            'type', json_build_object('const', 'qa'),
-                            'cue', json_build_object('type', 'string', 'minLength', 1, 'maxLength', v_limits.cue),
-                            'answer', json_build_object('type', 'string', 'minLength', 1, 'maxLength', v_limits.answer),
-                            'evidence', v_evidence)),
-                    json_build_object(
-                        'type', 'object', 'required', json_build_array('type', 'text', 'evidence'),
-                        'properties', json_build_object(
-                            'type', json_build_object('const', 'cloze'),
-                            'text', json_build_object('type', 'string', 'minLength', 1, 'maxLength', v_limits.cloze_text),
-                            'evidence', v_evidence))))),
-            'needs_review', json_build_object('anyOf', json_build_array(
-                json_build_object('type', 'null'),
-                json_build_object(
-                    'type', 'object', 'required', json_build_array('reason'),
-                    'properties', json_build_object(
-                        'reason', json_build_object('type', 'string', 'minLength', 1, 'maxLength', v_limits.reason)))))));
+            'source', json_build_object('type', 'string', 'minLength', 1),
+            'quote', json_build_object('type', 'string', 'minLength', 1, 'maxLength', (study_card_limits()).quote))));
 END
 $$;
 
