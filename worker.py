@@ -94,6 +94,8 @@ class Config:
         """The settings from `env`, an unset or empty variable taking its default;
         ValueError naming the variable whose value is not of its type."""
         defaults = {name: default for name, default, _ in SETTINGS}
+        def switch(value: str) -> bool:  # on/off settings
+            return value.lower() in ("on", "1", "true", "yes")
 
         def read(name: str, convert: Callable = str):
             value = env.get(name) or defaults[name]
@@ -106,14 +108,14 @@ class Config:
             database_url=read("DATABASE_URL"), base_url=read("MLX_BASE_URL"), model=read("MLX_MODEL"),
             api_key=read("MLX_API_KEY"), llm_timeout=read("MLX_TIMEOUT", float),
             max_tokens=read("MLX_MAX_TOKENS", int),
-            response_format=read("MLX_RESPONSE_FORMAT").lower() in ("on", "1", "true", "yes"),
+            response_format=read("MLX_RESPONSE_FORMAT", switch),
             concurrency=read("WORKER_CONCURRENCY", int),
             lease=timedelta(seconds=read("WORKER_LEASE", float)),
             poll_interval=read("WORKER_POLL_INTERVAL", float), grace=read("WORKER_GRACE", float),
             backoff=read("WORKER_BACKOFF", float),
             name=env.get("WORKER_NAME") or f"{socket.gethostname()}:{os.getpid()}",
             max_cards=read("WORKER_MAX_CARDS", int), gather_k=read("WORKER_GATHER_K", int),
-            review=read("WORKER_REVIEW").lower() in ("on", "1", "true", "yes"))
+            review=read("WORKER_REVIEW", switch))
 
 
 @dataclass

@@ -8,7 +8,11 @@ CREATE OR REPLACE FUNCTION study_card_is_blank(p_text text) RETURNS boolean
 -- IMMUTABLE and without SET so that it inlines into the enqueue paths' bulk inserts
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN p_text IS NULL
-    OR study_card_visible(p_text) !~ ('[^' || study_card_spaces() || ']');
+    -- an ASCII letter or digit or a Hangul syllable is never white space nor invisible,
+    -- and NFKC keeps it: such a text is not blank, answered without NFKC and the
+    -- invisible-character pattern (~10 us per explanation in a bulk enqueue)
+    OR (p_text !~ '[0-9A-Za-z\uAC00-\uD7A3]'
+        AND study_card_visible(p_text) !~ ('[^' || study_card_spaces() || ']'));
 REVOKE EXECUTE ON FUNCTION study_card_is_blank(text) FROM PUBLIC;
 
 -- study_card_choice_label(n) -> text: the label shown before the n-th choice of a

@@ -66,17 +66,6 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_topic_focus(bigint) FROM PUBLIC;
 
--- study_card_has_text(text) -> boolean: NOT study_card_is_blank(text), answered
--- without NFKC and the invisible-character regexes (~10 us per explanation, most of a
--- bulk enqueue's reading time) when the text holds an ASCII letter or digit or a Hangul
--- syllable: NFKC keeps those, and none is white space or invisible, so such a text is
--- never blank. Anything else takes study_card_is_blank's full answer. IMMUTABLE and
--- without SET so that it inlines.
-CREATE OR REPLACE FUNCTION study_card_has_text(p_text text) RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN p_text IS NOT NULL AND (p_text ~ '[0-9A-Za-z\uAC00-\uD7A3]' OR NOT study_card_is_blank(p_text));
-REVOKE EXECUTE ON FUNCTION study_card_has_text(text) FROM PUBLIC;
-
 -- study_card_ready_sources() -> (source_kind, source_id, user_id, topic_id, version):
 -- every question and subject note that is ready now (as study_card_source says), with
 -- its current version. Documents are extracted on request only and are not listed.
@@ -88,11 +77,11 @@ LANGUAGE sql STABLE
 AS $$
     SELECT 'question'::text, q.id, q.user_id, q.topic_id, q.version
       FROM study_card_host_questions q
-     WHERE q.version IS NOT NULL AND study_card_has_text(q.explanation)
+     WHERE q.version IS NOT NULL AND NOT study_card_is_blank(q.explanation)
     UNION ALL
     SELECT 'subject_note'::text, n.id, n.user_id, n.topic_id, n.version
       FROM study_card_host_notes n
-     WHERE study_card_has_text(n.body)
+     WHERE NOT study_card_is_blank(n.body)
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_ready_sources() FROM PUBLIC;
 

@@ -968,14 +968,6 @@ CREATE FUNCTION public.study_card_generic_words() RETURNS text[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN ARRAY['패턴'::text, '방법'::text, '방식'::text, '기법'::text, '시대'::text, '구조'::text, '단계'::text, '과정'::text, '원칙'::text, '개념'::text, '종류'::text, '유형'::text, '기능'::text, '특징'::text, '역할'::text, '형태'::text, '이론'::text, '모델'::text, '기술'::text, '현상'::text, '제도'::text, '정책'::text, '연산자'::text, '명령어'::text, '키워드'::text, '함수'::text, '대첩'::text, '전투'::text, '전쟁'::text, '운동'::text, '조약'::text, '사건'::text, '왕조'::text, 'pattern'::text, 'method'::text, 'model'::text, 'operator'::text];
 
-CREATE FUNCTION public.study_card_is_blank(p_text text) RETURNS boolean
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN ((p_text IS NULL) OR (public.study_card_visible(p_text) !~ (('[^'::text || public.study_card_spaces()) || ']'::text)));
-
-CREATE FUNCTION public.study_card_has_text(p_text text) RETURNS boolean
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN ((p_text IS NOT NULL) AND ((p_text ~ '[0-9A-Za-z\uAC00-\uD7A3]'::text) OR (NOT public.study_card_is_blank(p_text))));
-
 CREATE FUNCTION public.study_card_heartbeat(p_job_id bigint, p_worker text, p_lease interval DEFAULT '00:10:00'::interval) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'public', 'pg_temp'
@@ -1051,6 +1043,10 @@ CREATE FUNCTION public.study_card_in_place(p_quote text, p_text text) RETURNS bo
       FROM (SELECT btrim(study_card_collapsed(p_quote)) AS quote) AS q
      CROSS JOIN LATERAL (SELECT strpos(p_text, q.quote) AS at) AS p
 $_$;
+
+CREATE FUNCTION public.study_card_is_blank(p_text text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN ((p_text IS NULL) OR ((p_text !~ '[0-9A-Za-z\uAC00-\uD7A3]'::text) AND (public.study_card_visible(p_text) !~ (('[^'::text || public.study_card_spaces()) || ']'::text))));
 
 CREATE FUNCTION public.study_card_judge(p_job public.study_memo_card_jobs, p_cards jsonb) RETURNS jsonb
     LANGUAGE plpgsql STABLE
@@ -1992,11 +1988,11 @@ CREATE FUNCTION public.study_card_ready_sources() RETURNS TABLE(source_kind text
     AS $$
     SELECT 'question'::text, q.id, q.user_id, q.topic_id, q.version
       FROM study_card_host_questions q
-     WHERE q.version IS NOT NULL AND study_card_has_text(q.explanation)
+     WHERE q.version IS NOT NULL AND NOT study_card_is_blank(q.explanation)
     UNION ALL
     SELECT 'subject_note'::text, n.id, n.user_id, n.topic_id, n.version
       FROM study_card_host_notes n
-     WHERE study_card_has_text(n.body)
+     WHERE NOT study_card_is_blank(n.body)
 $$;
 
 CREATE FUNCTION public.study_card_reap() RETURNS integer
@@ -3489,16 +3485,14 @@ GRANT ALL ON FUNCTION public.study_card_gather(p_job_id bigint, p_k integer, p_q
 
 REVOKE ALL ON FUNCTION public.study_card_generic_words() FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION public.study_card_is_blank(p_text text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION public.study_card_has_text(p_text text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION public.study_card_heartbeat(p_job_id bigint, p_worker text, p_lease interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.study_card_heartbeat(p_job_id bigint, p_worker text, p_lease interval) TO study_card_worker;
 
 REVOKE ALL ON FUNCTION public.study_card_held_job(p_job_id bigint, p_worker text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_in_place(p_quote text, p_text text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_is_blank(p_text text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_judge(p_job public.study_memo_card_jobs, p_cards jsonb) FROM PUBLIC;
 
