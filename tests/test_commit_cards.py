@@ -240,7 +240,7 @@ def test_a_new_version_committed_while_the_commit_waits_for_the_source_lock_skip
         deadline = time.monotonic() + 10
         while not db.execute("SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND NOT granted)"
                              ).fetchone()[0]:
-            assert time.monotonic() < deadline, "the commit did not wait for the user lock"
+            assert time.monotonic() < deadline, "the commit did not wait for the source lock"
             time.sleep(0.05)
         db.execute("UPDATE study_questions SET ai_explanation_generated_at = %s WHERE id = %s", (V2, question))
     thread.join(10)
@@ -371,7 +371,7 @@ def wait_until(db, query: str, what: str, seconds: float = 10) -> None:
 
 
 def test_deleting_the_user_during_a_commit_waits_and_never_deadlocks(db, db_url, question):
-    """The host deletes the user while a commit of theirs waits for the per-user lock.
+    """The host deletes the user while a commit of theirs waits for an advisory lock.
     commit_cards locks the user row (FOR KEY SHARE) before the job row, the order of the
     host's DELETE and its cascade, so the delete waits for the commit instead of the two
     waiting for each other (40P01)."""
@@ -405,7 +405,7 @@ def test_deleting_the_user_during_a_commit_waits_and_never_deadlocks(db, db_url,
 
 def test_a_commit_outside_read_committed_is_refused(db, db_url, question):
     """Under REPEATABLE READ the version check would read a snapshot taken before the
-    wait for the user lock, and keep cards of a version that a newer job replaced."""
+    wait for the commit's locks, and keep cards of a version that a newer job replaced."""
     job_id = held_and_gathered(db, "question", question)
     before = card_rows(db)
     with psycopg.connect(db_url, autocommit=True, options="-c default_transaction_isolation=repeatable\\ read") as conn:
