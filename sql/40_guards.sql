@@ -221,6 +221,75 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_cloze_leak(text) FROM PUBLIC;
 
+-- study_card_list_items(answer) -> integer: the number of items when the answer lists
+-- several facts, else NULL (one fact). The rule, on the text as study_card_visible reads
+-- it, what brackets or quotes enclose being one piece (ROUND(3.14159, 2), 'a, b'):
+--   separators  ', ' (a comma and white space; a number's comma has none: 1,392년),
+--               、 and ，; middle dots (· ・ ㆍ) only in a run of three or more parts
+--               of two or more letters (INSERT·UPDATE·DELETE; not 입·출력, 기·승·전·결,
+--               3·1 운동)
+--   a list      two or more items of one to three words each; not when an item but
+--               the last ends in a connective (…되거나, …지만: a sentence), nor when the
+--               first is SQL keywords and an identifier (SELECT A.col1, B.col2: one
+--               clause; GROUP BY, HAVING is a list)
+-- Examples: docs/cards.md (Lists). Errors: none.
+CREATE OR REPLACE FUNCTION study_card_list_items(p_answer text)
+RETURNS integer
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = public, pg_temp
+SET standard_conforming_strings = on
+AS $$
+DECLARE
+    -- the fullwidth and halfwidth ideographic commas as 、 (NFKC would make '，' a bare
+    -- ','), the middle dots as U+00B7; white space collapsed to one space
+    v_text text := btrim(regexp_replace(
+        study_card_visible(translate(p_answer, '，､・･ㆍ‧∙', '、、·····')),
+        '[' || study_card_spaces() || ']+', ' ', 'g'));
+    v_before text;
+    v_items text[];
+    -- a letter: study_card_letters without the digits, upper case too
+    c_letter constant text := '[A-Z' || replace(study_card_letters(), '0-9', '') || ']';
+    -- a SQL keyword (study_card_keywords), as a whole word
+    c_keyword constant text := '(' || array_to_string(study_card_keywords(), '|') || ')\M';
+BEGIN
+    IF v_text IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- brackets and quotes, innermost first, each made one piece: a function call's or a
+    -- set's commas separate its arguments, not facts ('ROUND(AVG(x), 2)', '{1, 2}', 'a, b')
+    LOOP
+        v_before := v_text;
+        v_text := regexp_replace(v_text,
+            '\([^()]*\)|\[[^\[\]]*\]|\{[^{}]*\}|〈[^〈〉]*〉|《[^《》]*》|「[^「」]*」|『[^『』]*』|【[^【】]*】'
+            '|"[^"]*"|''[^'']*''|“[^“”]*”|‘[^‘’]*’', '…', 'g');
+        EXIT WHEN v_text = v_before;
+    END LOOP;
+    -- ', ' and 、 always separate; a middle dot only in a run of three or more parts of
+    -- two or more letters, since two-part and one-syllable joins are compound words
+    -- (입·출력, 정보·통신, 기·승·전·결) and digits around it a name (3·1 운동)
+    v_items := regexp_split_to_array(v_text,
+        CASE WHEN v_text ~ (c_letter || '{2,}( ?· ?' || c_letter || '{2,}){2,}')
+             THEN ', | ?、 ?| ?· ?' ELSE ', | ?、 ?' END);
+    v_items := array_remove(ARRAY(SELECT btrim(i) FROM unnest(v_items) AS i), '');
+    IF cardinality(v_items) < 2
+       -- items are short: a longer piece is a phrase or a sentence with a comma in it
+       OR EXISTS (SELECT FROM unnest(v_items) AS i WHERE array_length(string_to_array(i, ' '), 1) > 3)
+       -- a connective ending before a separator makes the text one sentence of clauses
+       -- ('모두 반영되거나, 전혀 반영되지 않음')
+       OR EXISTS (SELECT FROM unnest(v_items[1:cardinality(v_items) - 1]) AS i
+                   WHERE i ~ '(거나|지만|는데|으며|이며|하며|되며|하고|되고|이고|하면|되면|으면|이면|해서|하여|되어|도록)$')
+       -- SQL keywords and then an identifier: one SQL clause, whose commas separate its
+       -- columns or tables ('SELECT A.col1, B.col2', 'FROM TAB1 A, TAB2 B'); keywords
+       -- alone are items ('GROUP BY, HAVING, ORDER BY')
+       OR lower(v_items[1] COLLATE "C") ~ ('^' || c_keyword || '( ' || c_keyword || ')* (?!' || c_keyword || ')[a-z_]')
+    THEN
+        RETURN NULL;
+    END IF;
+    RETURN cardinality(v_items);
+END
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_list_items(text) FROM PUBLIC;
+
 -- study_card_card_text(card) -> everything a card says, for the quantity guard: cue and
 -- answer of a qa card; the cloze text with its markup ('{{cN::', '::', braces) blanked,
 -- so deleted answers and hints count and the N of cN is not read as a number, even in
@@ -730,10 +799,11 @@ $$;
 REVOKE EXECUTE ON FUNCTION study_card_cited_sources(jsonb, jsonb) FROM PUBLIC;
 
 -- study_card_check(card, sources) -> (reason, detail): the first guard that one card
--- fails, in the order of DESIGN.md, or (NULL, NULL) when it passes them all. These are
--- the guards that look at the card alone; the ones that look at the rest of the batch
--- and at the user's other cards (duplicate_in_batch, duplicate, user_deleted) are
--- commit_cards'. sources is study_card_cited_sources of the result.
+-- fails, in the order below (guard_order of study_card_drop_reasons), or (NULL, NULL)
+-- when it passes them all. These are the guards that look at the card alone; the ones
+-- that look at the rest of the batch and at the user's other cards (duplicate_in_batch,
+-- duplicate, user_deleted) are commit_cards', and come after them. sources is
+-- study_card_cited_sources of the result.
 --   invalid_shape         study_card_shape_problem
 --   evidence_missing      no evidence item
 --   evidence_foreign      a source that is not a handle the job recorded (S9, a raw id)
@@ -750,6 +820,8 @@ REVOKE EXECUTE ON FUNCTION study_card_cited_sources(jsonb, jsonb) FROM PUBLIC;
 --   cue_leaks_answer      study_card_leaks(answer, the cue without its option lists)
 --   cloze_malformed       study_card_cloze_problem, cloze cards
 --   cloze_leaks_answer    study_card_cloze_leak, cloze cards
+--   list_answer           study_card_list_items of a qa answer, or of a cloze
+--                         deletion's answer: several facts in one answer
 -- Writes nothing.
 -- Its second argument was the job's handles up to 0.1.0, read per quote; CREATE OR
 -- REPLACE cannot rename it.
@@ -848,17 +920,33 @@ BEGIN
         IF study_card_leaks(p_card ->> 'answer', study_card_without_options(p_card ->> 'cue')) THEN
             reason := 'cue_leaks_answer';
             detail := format('the answer "%s" is visible in the cue', p_card ->> 'answer');
+            RETURN;
         END IF;
-        RETURN;
+        -- the answer only: a cue may list options ('GROUP BY, HAVING, ORDER BY 중 …')
+        detail := (SELECT format('the answer "%s" lists %s items; one fact per card', p_card ->> 'answer', l.items)
+                     FROM (SELECT study_card_list_items(p_card ->> 'answer') AS items) AS l
+                    WHERE l.items IS NOT NULL);
+    ELSE
+        detail := study_card_cloze_problem(p_card ->> 'text');
+        IF detail IS NOT NULL THEN
+            reason := 'cloze_malformed';
+            RETURN;
+        END IF;
+        detail := study_card_cloze_leak(p_card ->> 'text');
+        IF detail IS NOT NULL THEN
+            reason := 'cloze_leaks_answer';
+            RETURN;
+        END IF;
+        -- each deletion's answer, not its hint; one deletion per item is fine
+        -- ('{{c1::A}}, {{c2::B}}')
+        detail := (SELECT format('c%s answer "%s" lists %s items; one deletion per item', d.n, d.answer, l.items)
+                     FROM study_card_cloze_deletions(p_card ->> 'text') AS d,
+                          LATERAL (SELECT study_card_list_items(d.answer) AS items) AS l
+                    WHERE l.items IS NOT NULL
+                    ORDER BY d.ord LIMIT 1);
     END IF;
-    detail := study_card_cloze_problem(p_card ->> 'text');
     IF detail IS NOT NULL THEN
-        reason := 'cloze_malformed';
-        RETURN;
-    END IF;
-    detail := study_card_cloze_leak(p_card ->> 'text');
-    IF detail IS NOT NULL THEN
-        reason := 'cloze_leaks_answer';
+        reason := 'list_answer';
     END IF;
 END
 $$;

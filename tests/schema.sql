@@ -372,17 +372,33 @@ BEGIN
         IF study_card_leaks(p_card ->> 'answer', study_card_without_options(p_card ->> 'cue')) THEN
             reason := 'cue_leaks_answer';
             detail := format('the answer "%s" is visible in the cue', p_card ->> 'answer');
+            RETURN;
         END IF;
-        RETURN;
+        -- the answer only: a cue may list options ('GROUP BY, HAVING, ORDER BY 중 …')
+        detail := (SELECT format('the answer "%s" lists %s items; one fact per card', p_card ->> 'answer', l.items)
+                     FROM (SELECT study_card_list_items(p_card ->> 'answer') AS items) AS l
+                    WHERE l.items IS NOT NULL);
+    ELSE
+        detail := study_card_cloze_problem(p_card ->> 'text');
+        IF detail IS NOT NULL THEN
+            reason := 'cloze_malformed';
+            RETURN;
+        END IF;
+        detail := study_card_cloze_leak(p_card ->> 'text');
+        IF detail IS NOT NULL THEN
+            reason := 'cloze_leaks_answer';
+            RETURN;
+        END IF;
+        -- each deletion's answer, not its hint; one deletion per item is fine
+        -- ('{{c1::A}}, {{c2::B}}')
+        detail := (SELECT format('c%s answer "%s" lists %s items; one deletion per item', d.n, d.answer, l.items)
+                     FROM study_card_cloze_deletions(p_card ->> 'text') AS d,
+                          LATERAL (SELECT study_card_list_items(d.answer) AS items) AS l
+                    WHERE l.items IS NOT NULL
+                    ORDER BY d.ord LIMIT 1);
     END IF;
-    detail := study_card_cloze_problem(p_card ->> 'text');
     IF detail IS NOT NULL THEN
-        reason := 'cloze_malformed';
-        RETURN;
-    END IF;
-    detail := study_card_cloze_leak(p_card ->> 'text');
-    IF detail IS NOT NULL THEN
-        reason := 'cloze_leaks_answer';
+        reason := 'list_answer';
     END IF;
 END
 $$;
@@ -1221,6 +1237,61 @@ CREATE FUNCTION public.study_card_limits(OUT cards integer, OUT cue integer, OUT
     AS $$
     SELECT 20, 300, 300, 600, 5, 1000, 1000
 $$;
+
+CREATE FUNCTION public.study_card_list_items(p_answer text) RETURNS integer
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
+    AS $_$
+DECLARE
+    -- the fullwidth and halfwidth ideographic commas as 、 (NFKC would make '，' a bare
+    -- ','), the middle dots as U+00B7; white space collapsed to one space
+    v_text text := btrim(regexp_replace(
+        study_card_visible(translate(p_answer, '，､・･ㆍ‧∙', '、、·····')),
+        '[' || study_card_spaces() || ']+', ' ', 'g'));
+    v_before text;
+    v_items text[];
+    -- a letter: study_card_letters without the digits, upper case too
+    c_letter constant text := '[A-Z' || replace(study_card_letters(), '0-9', '') || ']';
+    -- a SQL keyword (study_card_keywords), as a whole word
+    c_keyword constant text := '(' || array_to_string(study_card_keywords(), '|') || ')\M';
+BEGIN
+    IF v_text IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- brackets and quotes, innermost first, each made one piece: a function call's or a
+    -- set's commas separate its arguments, not facts ('ROUND(AVG(x), 2)', '{1, 2}', 'a, b')
+    LOOP
+        v_before := v_text;
+        v_text := regexp_replace(v_text,
+            '\([^()]*\)|\[[^\[\]]*\]|\{[^{}]*\}|〈[^〈〉]*〉|《[^《》]*》|「[^「」]*」|『[^『』]*』|【[^【】]*】'
+            '|"[^"]*"|''[^'']*''|“[^“”]*”|‘[^‘’]*’', '…', 'g');
+        EXIT WHEN v_text = v_before;
+    END LOOP;
+    -- ', ' and 、 always separate; a middle dot only in a run of three or more parts of
+    -- two or more letters, since two-part and one-syllable joins are compound words
+    -- (입·출력, 정보·통신, 기·승·전·결) and digits around it a name (3·1 운동)
+    v_items := regexp_split_to_array(v_text,
+        CASE WHEN v_text ~ (c_letter || '{2,}( ?· ?' || c_letter || '{2,}){2,}')
+             THEN ', | ?、 ?| ?· ?' ELSE ', | ?、 ?' END);
+    v_items := array_remove(ARRAY(SELECT btrim(i) FROM unnest(v_items) AS i), '');
+    IF cardinality(v_items) < 2
+       -- items are short: a longer piece is a phrase or a sentence with a comma in it
+       OR EXISTS (SELECT FROM unnest(v_items) AS i WHERE array_length(string_to_array(i, ' '), 1) > 3)
+       -- a connective ending before a separator makes the text one sentence of clauses
+       -- ('모두 반영되거나, 전혀 반영되지 않음')
+       OR EXISTS (SELECT FROM unnest(v_items[1:cardinality(v_items) - 1]) AS i
+                   WHERE i ~ '(거나|지만|는데|으며|이며|하며|되며|하고|되고|이고|하면|되면|으면|이면|해서|하여|되어|도록)$')
+       -- SQL keywords and then an identifier: one SQL clause, whose commas separate its
+       -- columns or tables ('SELECT A.col1, B.col2', 'FROM TAB1 A, TAB2 B'); keywords
+       -- alone are items ('GROUP BY, HAVING, ORDER BY')
+       OR lower(v_items[1] COLLATE "C") ~ ('^' || c_keyword || '( ' || c_keyword || ')* (?!' || c_keyword || ')[a-z_]')
+    THEN
+        RETURN NULL;
+    END IF;
+    RETURN cardinality(v_items);
+END
+$_$;
 
 CREATE FUNCTION public.study_card_lock_commit(p_job public.study_memo_card_jobs, p_cards jsonb) RETURNS void
     LANGUAGE plpgsql
@@ -3503,6 +3574,8 @@ REVOKE ALL ON FUNCTION public.study_card_leaks(p_answer text, p_visible text) FR
 REVOKE ALL ON FUNCTION public.study_card_lease_end(p_lease_expires_at timestamp with time zone, p_lease_renewed_at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_limits(OUT cards integer, OUT cue integer, OUT answer integer, OUT cloze_text integer, OUT evidence integer, OUT quote integer, OUT reason integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_list_items(p_answer text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_lock_commit(p_job public.study_memo_card_jobs, p_cards jsonb) FROM PUBLIC;
 

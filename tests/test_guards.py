@@ -200,7 +200,7 @@ def test_quantity_unsupported(job):
         ("25 ℃ against 25℃", qa("서버실 유지 온도는?", "25 ℃", Q_LIMITS), None),
         ("a cloze deletion 12명", cloze("운영 팀원 수는 {{c1::12명}}이다", Q_TEAM), None),
         ("64 KB against 64KB", qa("버퍼 크기는?", "64 KB", Q_LIMITS), None),
-        ("each number in one of two quotes", qa("로그 보존 기간과 하루 처리량은?", "3개월, 10,000건", Q_RETENTION, Q_INDEX),
+        ("each number in one of two quotes", qa("로그를 3개월 보존하는 팀의 하루 장애 점검 횟수는?", "2회", Q_RETENTION, Q_TEAM),
          None),
         ("1972년 against 1970년", qa("관계형 모델을 제안한 해는?", "1972년", Q_CODD), "quantity_unsupported"),
         ("3년 against 3개월", qa("로그 보존 기간은?", "3년", Q_RETENTION), "quantity_unsupported"),
@@ -538,6 +538,71 @@ def test_a_multi_part_answer_leaks_when_every_part_is_in_the_cue(sql_job):
          "cloze_leaks_answer"),
     ]
     check_table(db, job_id, cases)
+
+
+# SQL certification, Korean history and 정보처리기사 commentary for the list-answer
+# table: every quote below is a sentence of it.
+Q_ORDER_OF_CLAUSES = "SELECT 문은 GROUP BY, HAVING, ORDER BY 순으로 절을 쓰고 HAVING 절은 그룹을 조건으로 거른다"
+Q_COUNT = "COUNT(*)는 NULL을 포함한 모든 행의 수를 센다"
+Q_ROUND = "ROUND(3.14159, 2)는 소수점 둘째 자리까지 반올림한 3.14를 돌려준다"
+Q_JOIN = "SELECT A.col1, B.col2 FROM TAB1 A, TAB2 B 는 두 테이블의 열을 하나씩 조회한다"
+Q_DML = "데이터 조작어에는 INSERT, UPDATE, DELETE가 있다"
+Q_THREE_KINGDOMS = "4세기 무렵 한반도에서는 고구려, 백제, 신라가 서로 경쟁하였다"
+Q_JOSEON = "조선은 1392년 이성계가 건국하였다"
+Q_MARCH_FIRST = "1919년 3·1 운동이 일어났다"
+Q_DEADLOCK = "교착 상태의 필요 조건은 상호 배제, 점유와 대기, 비선점, 환형 대기이다"
+Q_MVC_PARTS = "MVC 패턴은 모델, 뷰, 컨트롤러로 구성되어 화면과 데이터 처리를 나눈다"
+Q_CHANNEL = "채널은 CPU 대신 입·출력을 전담하는 처리기이다"
+Q_ATOMICITY = "트랜잭션의 연산은 모두 반영되거나 전혀 반영되지 않아야 한다"
+Q_PARTITION = "반정규화의 테이블 분할에는 수평 분할과 수직 분할이 있다"
+LIST_EXPLANATION = ". ".join([Q_ORDER_OF_CLAUSES, Q_COUNT, Q_ROUND, Q_JOIN, Q_DML, Q_THREE_KINGDOMS, Q_JOSEON,
+                              Q_MARCH_FIRST, Q_DEADLOCK, Q_MVC_PARTS, Q_CHANNEL, Q_ATOMICITY, Q_PARTITION]) + "."
+
+
+def test_list_answer(db):
+    """Issue 10, 2.3: an answer (qa, or one cloze deletion) that lists several facts is
+    dropped; a function call, a number, a SQL clause, a compound word, a sentence with a
+    comma, options in the cue and one deletion per item are not lists."""
+    add_user(db, 1)
+    job_id = hold_job(db, "question", add_question(db, 1, stem="다음 설명으로 옳은 것은?", explanation=LIST_EXPLANATION,
+                                                  choices=None, answer="1"))
+    gather(db, job_id, k=0)
+    cases = [
+        ("one function", qa("NULL을 포함한 모든 행의 수를 세는 집계 함수 호출은?", "COUNT(*)", Q_COUNT), None),
+        ("a comma inside a function call", qa("3.14159를 소수점 둘째 자리까지 반올림하는 함수 호출은?",
+                                              "ROUND(3.14159, 2)", Q_ROUND), None),
+        ("one SQL clause with columns", qa("TAB1과 TAB2에서 열을 하나씩 조회하는 SELECT 절은?", "SELECT A.col1, B.col2",
+                                           Q_JOIN), None),
+        ("options in the cue", qa("GROUP BY, HAVING, ORDER BY 중 그룹을 조건으로 거르는 절은?", "HAVING",
+                                  Q_ORDER_OF_CLAUSES), None),
+        ("a thousands separator", qa("이성계가 조선을 건국한 해는?", "1,392년", Q_JOSEON), None),
+        ("a middle dot in a name", qa("1919년에 일어난 독립 운동은?", "3·1 운동", Q_MARCH_FIRST), None),
+        ("a middle dot in a compound word", qa("채널이 CPU 대신 전담하는 일은?", "입·출력", Q_CHANNEL), None),
+        ("an acronym", qa("화면과 데이터 처리를 나누는 디자인 패턴은?", "MVC", Q_MVC_PARTS), None),
+        ("a sentence with a comma", qa("트랜잭션의 원자성이 요구하는 것은?", "모두 반영되거나, 전혀 반영되지 않음",
+                                       Q_ATOMICITY), None),
+        ("one deletion per item", cloze("교착 상태의 필요 조건은 {{c1::상호 배제}}, {{c2::점유와 대기}}, {{c3::비선점}}, "
+                                        "{{c4::환형 대기}}이다", Q_DEADLOCK), None),
+        ("SQL clauses", qa("SELECT 문에서 절을 쓰는 순서는?", "GROUP BY, HAVING, ORDER BY", Q_ORDER_OF_CLAUSES),
+         "list_answer"),
+        ("three kingdoms", qa("4세기 무렵 한반도에서 서로 경쟁한 나라들은?", "고구려, 백제, 신라", Q_THREE_KINGDOMS),
+         "list_answer"),
+        ("ideographic commas", qa("한반도에서 서로 경쟁한 삼국은?", "고구려、백제、신라", Q_THREE_KINGDOMS), "list_answer"),
+        ("fullwidth commas", qa("삼국 시대에 서로 경쟁한 나라들은?", "고구려，백제，신라", Q_THREE_KINGDOMS), "list_answer"),
+        ("deadlock conditions", qa("교착 상태의 필요 조건은?", "상호 배제, 점유와 대기, 비선점, 환형 대기", Q_DEADLOCK),
+         "list_answer"),
+        ("two items", qa("반정규화에서 테이블을 분할하는 방식은?", "수평 분할, 수직 분할", Q_PARTITION), "list_answer"),
+        ("middle dots joining three words", qa("데이터 조작어의 명령은?", "INSERT·UPDATE·DELETE", Q_DML), "list_answer"),
+        ("an acronym's parts", qa("MVC 패턴의 구성 요소는?", "모델, 뷰, 컨트롤러", Q_MVC_PARTS), "list_answer"),
+        ("one deletion listing every item", cloze("교착 상태의 필요 조건은 {{c1::상호 배제, 점유와 대기, 비선점, 환형 대기}}이다",
+                                                  Q_DEADLOCK), "list_answer"),
+        ("a list in the second deletion", cloze("{{c1::4세기}} 무렵 한반도에서는 {{c2::고구려, 백제, 신라}}가 서로 경쟁하였다",
+                                                Q_THREE_KINGDOMS), "list_answer"),
+    ]
+    dropped = check_table(db, job_id, cases)
+    assert dropped["three kingdoms"]["detail"] == 'the answer "고구려, 백제, 신라" lists 3 items; one fact per card'
+    assert dropped["a list in the second deletion"]["detail"] == (
+        'c2 answer "고구려, 백제, 신라" lists 3 items; one deletion per item')
 
 
 def test_near_duplicates_in_one_result(sql_job):

@@ -194,7 +194,7 @@ def test_drop_stats_count_the_dropped_cards_and_jobs_of_every_reason_in_guard_or
     reasons = host.execute("SELECT reason, guard_order FROM study_card_drop_reasons ORDER BY guard_order").fetchall()
     counts = {"invalid_shape": (3, 2), "duplicate": (3, 2)}
     assert rows == [(reason, order, *counts.get(reason, (0, 0))) for reason, order in reasons]
-    assert rows[-1][:3] == ("review_rejected", 12, 0)
+    assert rows[-1][:3] == ("review_rejected", 13, 0)
 
 
 def test_drop_stats_list_a_reason_the_vocabulary_does_not_know_last(host):

@@ -83,7 +83,8 @@ def test_the_docs_list_exactly_the_drop_reasons_in_guard_order(db):
 # --- the tables -------------------------------------------------------------------
 
 def test_the_vocabulary_is_the_design_s(db):
-    """DESIGN.md's job lifecycle: five statuses, eight codes, twelve reasons."""
+    """DESIGN.md's job lifecycle: five statuses, eight codes; thirteen reasons (DESIGN.md's
+    twelve and issue 10's list_answer, after the card's own guards)."""
     assert db.execute("SELECT status, terminal FROM study_card_job_statuses ORDER BY lifecycle_order").fetchall() == [
         ("pending", False), ("processing", False), ("completed", True), ("failed", True), ("skipped", True)]
     assert sorted(db.execute("SELECT code, retryable, closes_with, recorded_by FROM study_card_error_codes")) == sorted([
@@ -98,8 +99,8 @@ def test_the_vocabulary_is_the_design_s(db):
     ])
     assert [r[0] for r in db.execute("SELECT reason FROM study_card_drop_reasons ORDER BY guard_order")] == [
         "invalid_shape", "evidence_missing", "evidence_foreign", "evidence_not_found", "quantity_unsupported",
-        "cue_leaks_answer", "cloze_malformed", "cloze_leaks_answer", "duplicate_in_batch", "duplicate",
-        "user_deleted", "review_rejected"]
+        "cue_leaks_answer", "cloze_malformed", "cloze_leaks_answer", "list_answer", "duplicate_in_batch",
+        "duplicate", "user_deleted", "review_rejected"]
 
 
 def test_every_code_closes_a_job_with_a_terminal_status(db):
