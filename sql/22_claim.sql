@@ -65,17 +65,29 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_max_lease() FROM PUBLIC;
 
--- study_card_lease_end(lease_expires_at, lease_renewed_at) -> timestamptz: when a
--- processing job's lease is over: lease_expires_at, but at most study_card_max_lease()
--- after it was last set, so a lease granted before the cap was lowered ends like any
--- other. Claim, reap and the stats view read it. Errors: none.
+-- study_card_lease_end(lease_expires_at, lease_renewed_at, max_lease) -> timestamptz:
+-- when a processing job's lease is over: lease_expires_at, but at most max_lease after
+-- it was last set, so a lease granted before the cap was lowered ends like any other.
+-- Errors: none.
+CREATE OR REPLACE FUNCTION study_card_lease_end(p_lease_expires_at timestamptz, p_lease_renewed_at timestamptz,
+                                                p_max_lease interval)
+RETURNS timestamptz
+-- without SET, so that it inlines into its callers' queries
+LANGUAGE sql STABLE PARALLEL SAFE  -- timestamptz + interval depends on the time zone
+RETURN least(p_lease_expires_at, p_lease_renewed_at + p_max_lease);
+REVOKE EXECUTE ON FUNCTION study_card_lease_end(timestamptz, timestamptz, interval) FROM PUBLIC;
+
+-- study_card_lease_end(lease_expires_at, lease_renewed_at) -> timestamptz: the same under
+-- study_card_max_lease(), for reap and the stats view. Claim reads the cap once and
+-- calls the three-argument form: inlined here, study_card_max_lease() is called for
+-- every processing row a query filters (a catalog scan each: ~60 µs a claim with four
+-- workers). Errors: none.
 CREATE OR REPLACE FUNCTION study_card_lease_end(p_lease_expires_at timestamptz, p_lease_renewed_at timestamptz)
 RETURNS timestamptz
--- without SET, so that it inlines into claim's, reap's and the stats view's queries
 LANGUAGE sql STABLE PARALLEL SAFE
 -- a string body: a RETURN body would depend on study_card_max_lease, and the rollback of
 -- migration 0002 drops the project's functions one by one
-AS $$ SELECT least(p_lease_expires_at, p_lease_renewed_at + study_card_max_lease()) $$;
+AS $$ SELECT study_card_lease_end(p_lease_expires_at, p_lease_renewed_at, study_card_max_lease()) $$;
 REVOKE EXECUTE ON FUNCTION study_card_lease_end(timestamptz, timestamptz) FROM PUBLIC;
 
 -- study_card_carry_request(job_id) -> bigint: after a document job was closed skipped as
@@ -110,18 +122,27 @@ REVOKE EXECUTE ON FUNCTION study_card_carry_request(bigint) FROM PUBLIC;
 -- up to limit jobs, now processing for worker and the caller's login role, leased for
 -- least(lease, study_card_max_lease()): expired leases first, then runnable pending jobs
 -- by priority, then id; closes on the way, unreturned, jobs whose source is gone, not
--- ready or moved on, and expired leases with no attempt left. Errors: 22023 for a blank
--- worker, limit < 1 or a lease not positive. Locks: the job rows FOR UPDATE SKIP LOCKED.
+-- ready or moved on, and expired leases with no attempt left. Its transaction commits
+-- without waiting for the WAL flush (synchronous_commit off, transaction-local): call it
+-- in a transaction of its own, as the worker does. Errors: 22023 for a blank worker,
+-- limit < 1 or a lease not positive. Locks: the job rows FOR UPDATE SKIP LOCKED.
 CREATE OR REPLACE FUNCTION study_card_claim(p_worker text, p_limit int DEFAULT 1,
                                             p_lease interval DEFAULT '10 minutes')
 RETURNS SETOF study_memo_card_jobs
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp
+-- Under the default plan cache mode the candidate SELECT and the claiming UPDATE were
+-- planned again on every call (a custom plan for each array and limit looks cheaper
+-- than the generic one): 125 of the claim's 330 µs (bench/README.md, queue_throughput).
+-- Their generic plans are the index scans the custom ones chose.
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_wanted int := p_limit;
     v_ids bigint[];
+    v_stale bigint[];  -- of v_ids, those closed as stale_version: a requested document's may be carried
     v_claimed int;
+    v_max_lease constant interval := study_card_max_lease();
     v_lease interval;
 BEGIN
     IF btrim(coalesce(p_worker, '')) = '' THEN
@@ -133,7 +154,17 @@ BEGIN
     IF p_lease IS NULL OR p_lease <= interval '0' THEN
         RAISE EXCEPTION 'p_lease must be positive, got %', p_lease USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    v_lease := least(p_lease, study_card_max_lease());
+    v_lease := least(p_lease, v_max_lease);
+    -- A claim is a lease, not a result: if a crash loses its commit, its jobs are back as
+    -- they were (pending, or processing under the old lease) and are claimed again; the
+    -- worker that had them gets 55000 from commit_cards and drops one LLM answer. Nothing
+    -- is lost or done twice in the database. Not waiting for the flush saves one of the
+    -- two WAL flushes per job (bench/README.md, queue_throughput). Only when the claim is
+    -- the transaction's first write, so that no earlier write of the caller's loses its
+    -- durability.
+    IF pg_current_xact_id_if_assigned() IS NULL THEN
+        PERFORM set_config('synchronous_commit', 'off', true);
+    END IF;
 
     -- A lost lease is an attempt ended with lease_expired: a job the vocabulary does not
     -- send back to pending is closed here, the others are taken over below.
@@ -141,10 +172,10 @@ BEGIN
        SET status = study_card_next_status('lease_expired', attempts, max_attempts),
            error_code = 'lease_expired', completed_at = now(),
            error_message = format('lease of %s (%s) expired at %s; no attempt left', locked_by, locked_by_role,
-                                  study_card_lease_end(lease_expires_at, lease_renewed_at)),
+                                  study_card_lease_end(lease_expires_at, lease_renewed_at, v_max_lease)),
            locked_by = NULL, lease_expires_at = NULL, takeovers = takeovers + 1
      WHERE id IN (SELECT id FROM study_memo_card_jobs
-                   WHERE status = 'processing' AND study_card_lease_end(lease_expires_at, lease_renewed_at) < now()
+                   WHERE status = 'processing' AND study_card_lease_end(lease_expires_at, lease_renewed_at, v_max_lease) < now()
                      AND study_card_next_status('lease_expired', attempts, max_attempts) <> 'pending'
                      FOR UPDATE SKIP LOCKED);
 
@@ -153,7 +184,7 @@ BEGIN
     -- first, then the oldest.
     LOOP
         v_ids := ARRAY(SELECT id FROM study_memo_card_jobs
-                        WHERE status = 'processing' AND study_card_lease_end(lease_expires_at, lease_renewed_at) < now()
+                        WHERE status = 'processing' AND study_card_lease_end(lease_expires_at, lease_renewed_at, v_max_lease) < now()
                           AND study_card_next_status('lease_expired', attempts, max_attempts) = 'pending'
                         ORDER BY priority DESC, id
                         LIMIT v_wanted
@@ -170,16 +201,21 @@ BEGIN
         -- A job whose source is gone, not ready or at another version is closed with
         -- study_card_source_problem's code (closes_with: skipped) and not returned; a
         -- requested document that changed is carried to its current version.
-        UPDATE study_memo_card_jobs j
-           SET status = e.closes_with, error_code = c.problem, completed_at = now(),
-               error_message = format('closed at claim by %s', p_worker),
-               locked_by = NULL, lease_expires_at = NULL
-          FROM (SELECT id, study_card_source_problem(source_kind, source_id, source_version) AS problem
-                  FROM study_memo_card_jobs
-                 WHERE id = ANY (v_ids)) AS c
-          JOIN study_card_error_codes e ON e.code = c.problem
-         WHERE j.id = c.id;
-        PERFORM study_card_carry_request(id) FROM unnest(v_ids) AS id;
+        WITH closed AS (
+            UPDATE study_memo_card_jobs j
+               SET status = e.closes_with, error_code = c.problem, completed_at = now(),
+                   error_message = format('closed at claim by %s', p_worker),
+                   locked_by = NULL, lease_expires_at = NULL
+              FROM (SELECT id, study_card_source_problem(source_kind, source_id, source_version) AS problem
+                      FROM study_memo_card_jobs
+                     WHERE id = ANY (v_ids)) AS c
+              JOIN study_card_error_codes e ON e.code = c.problem
+             WHERE j.id = c.id
+            RETURNING j.id, j.error_code)
+        SELECT array_agg(id) FILTER (WHERE error_code = 'stale_version') INTO v_stale FROM closed;
+        IF v_stale IS NOT NULL THEN
+            PERFORM study_card_carry_request(id) FROM unnest(v_stale) AS id;
+        END IF;
 
         -- locked_by_role: every later call for the job must come from this login role; a
         -- longer lease is capped, not refused (the rows returned show the lease granted);
@@ -194,7 +230,7 @@ BEGIN
                error_message = CASE WHEN j.status = 'processing'
                                     THEN format('lease of %s (%s) expired at %s; taken over by %s (%s)',
                                                 j.locked_by, j.locked_by_role,
-                                                study_card_lease_end(j.lease_expires_at, j.lease_renewed_at),
+                                                study_card_lease_end(j.lease_expires_at, j.lease_renewed_at, v_max_lease),
                                                 p_worker, session_user)
                                     ELSE j.error_message END
          WHERE j.id = ANY (v_ids)  -- and not closed just above:

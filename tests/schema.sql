@@ -36,7 +36,10 @@ BEGIN
         RETURN v_report;
     END IF;
 
-    v_judged := study_card_judge(v_job, v_cards);
+    -- an empty result (the LLM found nothing to ask) has nothing to judge: 40 of the
+    -- ~230 µs such a commit costs (bench/README.md, queue_throughput)
+    v_judged := CASE WHEN jsonb_array_length(v_cards) = 0 THEN '{"survivors": [], "dropped": []}'
+                     ELSE study_card_judge(v_job, v_cards) END;
     IF p_review IS NOT NULL THEN  -- drops the survivors it rejects, after every other guard
         v_judged := study_card_apply_review(v_judged, p_review);
     END IF;
@@ -516,11 +519,14 @@ END),
 CREATE FUNCTION public.study_card_claim(p_worker text, p_limit integer DEFAULT 1, p_lease interval DEFAULT '00:10:00'::interval) RETURNS SETOF public.study_memo_card_jobs
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     v_wanted int := p_limit;
     v_ids bigint[];
+    v_stale bigint[];  -- of v_ids, those closed as stale_version: a requested document's may be carried
     v_claimed int;
+    v_max_lease constant interval := study_card_max_lease();
     v_lease interval;
 BEGIN
     IF btrim(coalesce(p_worker, '')) = '' THEN
@@ -532,7 +538,17 @@ BEGIN
     IF p_lease IS NULL OR p_lease <= interval '0' THEN
         RAISE EXCEPTION 'p_lease must be positive, got %', p_lease USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    v_lease := least(p_lease, study_card_max_lease());
+    v_lease := least(p_lease, v_max_lease);
+    -- A claim is a lease, not a result: if a crash loses its commit, its jobs are back as
+    -- they were (pending, or processing under the old lease) and are claimed again; the
+    -- worker that had them gets 55000 from commit_cards and drops one LLM answer. Nothing
+    -- is lost or done twice in the database. Not waiting for the flush saves one of the
+    -- two WAL flushes per job (bench/README.md, queue_throughput). Only when the claim is
+    -- the transaction's first write, so that no earlier write of the caller's loses its
+    -- durability.
+    IF pg_current_xact_id_if_assigned() IS NULL THEN
+        PERFORM set_config('synchronous_commit', 'off', true);
+    END IF;
 
     -- A lost lease is an attempt ended with lease_expired: a job the vocabulary does not
     -- send back to pending is closed here, the others are taken over below.
@@ -540,10 +556,10 @@ BEGIN
        SET status = study_card_next_status('lease_expired', attempts, max_attempts),
            error_code = 'lease_expired', completed_at = now(),
            error_message = format('lease of %s (%s) expired at %s; no attempt left', locked_by, locked_by_role,
-                                  study_card_lease_end(lease_expires_at, lease_renewed_at)),
+                                  study_card_lease_end(lease_expires_at, lease_renewed_at, v_max_lease)),
            locked_by = NULL, lease_expires_at = NULL, takeovers = takeovers + 1
      WHERE id IN (SELECT id FROM study_memo_card_jobs
-                   WHERE status = 'processing' AND study_card_lease_end(lease_expires_at, lease_renewed_at) < now()
+                   WHERE status = 'processing' AND study_card_lease_end(lease_expires_at, lease_renewed_at, v_max_lease) < now()
                      AND study_card_next_status('lease_expired', attempts, max_attempts) <> 'pending'
                      FOR UPDATE SKIP LOCKED);
 
@@ -552,7 +568,7 @@ BEGIN
     -- first, then the oldest.
     LOOP
         v_ids := ARRAY(SELECT id FROM study_memo_card_jobs
-                        WHERE status = 'processing' AND study_card_lease_end(lease_expires_at, lease_renewed_at) < now()
+                        WHERE status = 'processing' AND study_card_lease_end(lease_expires_at, lease_renewed_at, v_max_lease) < now()
                           AND study_card_next_status('lease_expired', attempts, max_attempts) = 'pending'
                         ORDER BY priority DESC, id
                         LIMIT v_wanted
@@ -569,16 +585,21 @@ BEGIN
         -- A job whose source is gone, not ready or at another version is closed with
         -- study_card_source_problem's code (closes_with: skipped) and not returned; a
         -- requested document that changed is carried to its current version.
-        UPDATE study_memo_card_jobs j
-           SET status = e.closes_with, error_code = c.problem, completed_at = now(),
-               error_message = format('closed at claim by %s', p_worker),
-               locked_by = NULL, lease_expires_at = NULL
-          FROM (SELECT id, study_card_source_problem(source_kind, source_id, source_version) AS problem
-                  FROM study_memo_card_jobs
-                 WHERE id = ANY (v_ids)) AS c
-          JOIN study_card_error_codes e ON e.code = c.problem
-         WHERE j.id = c.id;
-        PERFORM study_card_carry_request(id) FROM unnest(v_ids) AS id;
+        WITH closed AS (
+            UPDATE study_memo_card_jobs j
+               SET status = e.closes_with, error_code = c.problem, completed_at = now(),
+                   error_message = format('closed at claim by %s', p_worker),
+                   locked_by = NULL, lease_expires_at = NULL
+              FROM (SELECT id, study_card_source_problem(source_kind, source_id, source_version) AS problem
+                      FROM study_memo_card_jobs
+                     WHERE id = ANY (v_ids)) AS c
+              JOIN study_card_error_codes e ON e.code = c.problem
+             WHERE j.id = c.id
+            RETURNING j.id, j.error_code)
+        SELECT array_agg(id) FILTER (WHERE error_code = 'stale_version') INTO v_stale FROM closed;
+        IF v_stale IS NOT NULL THEN
+            PERFORM study_card_carry_request(id) FROM unnest(v_stale) AS id;
+        END IF;
 
         -- locked_by_role: every later call for the job must come from this login role; a
         -- longer lease is capped, not refused (the rows returned show the lease granted);
@@ -593,7 +614,7 @@ BEGIN
                error_message = CASE WHEN j.status = 'processing'
                                     THEN format('lease of %s (%s) expired at %s; taken over by %s (%s)',
                                                 j.locked_by, j.locked_by_role,
-                                                study_card_lease_end(j.lease_expires_at, j.lease_renewed_at),
+                                                study_card_lease_end(j.lease_expires_at, j.lease_renewed_at, v_max_lease),
                                                 p_worker, session_user)
                                     ELSE j.error_message END
          WHERE j.id = ANY (v_ids)  -- and not closed just above:
@@ -1229,7 +1250,11 @@ $$;
 
 CREATE FUNCTION public.study_card_lease_end(p_lease_expires_at timestamp with time zone, p_lease_renewed_at timestamp with time zone) RETURNS timestamp with time zone
     LANGUAGE sql STABLE PARALLEL SAFE
-    AS $$ SELECT least(p_lease_expires_at, p_lease_renewed_at + study_card_max_lease()) $$;
+    AS $$ SELECT study_card_lease_end(p_lease_expires_at, p_lease_renewed_at, study_card_max_lease()) $$;
+
+CREATE FUNCTION public.study_card_lease_end(p_lease_expires_at timestamp with time zone, p_lease_renewed_at timestamp with time zone, p_max_lease interval) RETURNS timestamp with time zone
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN LEAST(p_lease_expires_at, (p_lease_renewed_at + p_max_lease));
 
 CREATE FUNCTION public.study_card_limits(OUT cards integer, OUT cue integer, OUT answer integer, OUT cloze_text integer, OUT evidence integer, OUT quote integer, OUT reason integer) RETURNS record
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -3572,6 +3597,8 @@ REVOKE ALL ON FUNCTION public.study_card_keywords() FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.study_card_leaks(p_answer text, p_visible text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_lease_end(p_lease_expires_at timestamp with time zone, p_lease_renewed_at timestamp with time zone) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_lease_end(p_lease_expires_at timestamp with time zone, p_lease_renewed_at timestamp with time zone, p_max_lease interval) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_limits(OUT cards integer, OUT cue integer, OUT answer integer, OUT cloze_text integer, OUT evidence integer, OUT quote integer, OUT reason integer) FROM PUBLIC;
 

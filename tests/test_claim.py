@@ -82,6 +82,19 @@ def test_claim_refuses_bad_arguments(host):
             host.execute("SELECT * FROM study_card_claim(%s, %s, %s)", (worker, limit, lease))
 
 
+def test_a_claim_commits_without_waiting_for_the_wal_flush_unless_its_transaction_wrote_before(host):
+    add_questions(host, 2)
+    with host.transaction():
+        assert claim(host) == [1]
+        assert host.execute("SHOW synchronous_commit").fetchone()[0] == "off"
+    assert host.execute("SHOW synchronous_commit").fetchone()[0] == "on"  # that transaction's only
+
+    with host.transaction():
+        host.execute("UPDATE study_questions SET answer = '②' WHERE id = 1")  # the caller's write first
+        assert claim(host) == [2]
+        assert host.execute("SHOW synchronous_commit").fetchone()[0] == "on"
+
+
 def test_claim_closes_jobs_whose_source_is_not_ready_and_still_fills_its_limit(host):
     add_questions(host, 6)
     host.execute("UPDATE study_questions SET deleted_at = now() WHERE id = 1")
