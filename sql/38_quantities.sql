@@ -467,6 +467,55 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_number_tokens(text, boolean) FROM PUBLIC;
 
+-- study_card_number_facts(text, evidence_keys = NULL, names_only = false) -> (keys, names,
+-- unsupported): what the guards need of a text, from one study_card_number_tokens read.
+-- keys: study_card_quantity_keys; names: study_card_names; unsupported: study_card_
+-- unsupported_quantities against evidence_keys (NULL supports nothing). names_only: the
+-- reader's names_only read, keys and unsupported empty. Errors: none.
+-- Why: the reader costs about 0.6 ms a call on a text with a candidate (its query's
+-- executor start-up), so a guard that needs a text's quantities and names reads it once.
+-- The names of a full read equal those of a names_only read (all 5,083 texts of
+-- bench/quality, sample_data and the tests' literals, 802 with names) except where a Hanja
+-- numeral's word swallows a 제: '三年제2장' names 2장 in a full read, 제2장 names_only.
+CREATE OR REPLACE FUNCTION study_card_number_facts(p_text text, p_evidence_keys text[] DEFAULT NULL,
+                                                   p_names_only boolean DEFAULT false,
+                                                   OUT keys text[], OUT names text[], OUT unsupported text[])
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = public, pg_temp
+SET standard_conforming_strings = on
+AS $$
+    WITH t AS MATERIALIZED (SELECT * FROM study_card_number_tokens(p_text, p_names_only))
+    SELECT
+        -- what the numbers can support: each number's quantity ('1972년') and its any-unit
+        -- key ('1972*'); the digits inside names only an any-unit key ('IPv4' gives '4*');
+        -- distinct, sorted
+        (SELECT coalesce(array_agg(DISTINCT k.key), '{}')
+           FROM t
+          CROSS JOIN LATERAL (
+              SELECT t.quantity AS key WHERE t.kind <> 'name'
+              UNION ALL SELECT t.num || '*' WHERE t.kind <> 'name'
+              UNION ALL SELECT trim_scale(d[1]::numeric)::text || '*'
+                          FROM regexp_matches(t.match, '[0-9]+(?:\.[0-9]+)?', 'g') AS d
+                         WHERE t.kind = 'name') AS k),
+        -- the names, each once, in order of first appearance
+        (SELECT coalesce(array_agg(n.name ORDER BY n.first), '{}')
+           FROM (SELECT t.name, min(t.ord) AS first
+                   FROM t
+                  WHERE t.kind = 'name' AND t.name <> ''
+                  GROUP BY t.name) AS n),
+        -- the quantities (canonical, each once, in order of first appearance) the keys do
+        -- not support: a number with a unit needs that quantity, a unitless one its
+        -- any-unit key (docs/cards.md, "Numbers")
+        (SELECT coalesce(array_agg(c.quantity ORDER BY c.first), '{}')
+           FROM (SELECT t.quantity, CASE WHEN t.unit IS NULL THEN t.num || '*' ELSE t.quantity END AS needs,
+                        min(t.ord) AS first
+                   FROM t
+                  WHERE t.kind <> 'name'
+                  GROUP BY 1, 2) AS c
+          WHERE c.needs <> ALL (coalesce(p_evidence_keys, '{}')))
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_number_facts(text, text[], boolean) FROM PUBLIC;
+
 -- study_card_quantities(text) -> (ord, match, value, unit, quantity): the numbers the
 -- text states, in order (study_card_number_tokens without the names): match as written,
 -- value with multipliers applied (NULL for digits of another script), unit canonical
@@ -487,33 +536,31 @@ REVOKE EXECUTE ON FUNCTION study_card_quantities(text) FROM PUBLIC;
 
 -- study_card_names(text) -> text[]: the names with digits the text mentions ('col2',
 -- 'ipv4', 'utf8' for UTF-8, '2nf', '제2정규형', 'iso9001', '10진수'), as study_card_norm
--- writes them, each once, in order of first appearance; empty when none. Errors: none.
+-- writes them, each once, in order of first appearance; empty when none. A names_only
+-- read: cheap on a text with numerals but no digits. Errors: none.
 CREATE OR REPLACE FUNCTION study_card_names(p_text text)
 RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
 SET standard_conforming_strings = on
 AS $$
-    SELECT coalesce(array_agg(n.name ORDER BY n.first), '{}')
-      FROM (SELECT t.name, min(t.ord) AS first
-              FROM study_card_number_tokens(p_text, true) AS t
-             WHERE t.kind = 'name' AND t.name <> ''
-             GROUP BY t.name) AS n
+    SELECT f.names FROM study_card_number_facts(p_text, NULL, true) AS f
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_names(text) FROM PUBLIC;
 
--- study_card_missing_names(text, source_norm, source_names) -> text[]: the names of the
--- text (study_card_names) the cited sources do not contain, in order, each once; empty
+-- study_card_names_not_in(names, source_norm, source_names) -> text[]: the names (as
+-- study_card_names gives them) that the cited sources do not contain, in order; empty
 -- when all are found. source_names is study_card_names of the sources, source_norm their
--- study_card_norm, both computed once by the caller; NULL contains nothing. Errors: none.
-CREATE OR REPLACE FUNCTION study_card_missing_names(p_text text, p_source_norm text, p_source_names text[])
+-- study_card_norm, both computed once by the caller; NULL contains nothing. For a caller
+-- that has the names from a study_card_number_facts read. Errors: none.
+CREATE OR REPLACE FUNCTION study_card_names_not_in(p_names text[], p_source_norm text, p_source_names text[])
 RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
 SET standard_conforming_strings = on
 AS $$
     SELECT coalesce(array_agg(x.name ORDER BY x.ord), '{}')
-      FROM unnest(study_card_names(p_text)) WITH ORDINALITY AS x(name, ord)
+      FROM unnest(p_names) WITH ORDINALITY AS x(name, ord)
      -- missing: not one of the sources' names (source_norm alone cannot tell a longer
      -- number from two tokens it glued together: 'IPv4 32비트' normalises to 'ipv432비트')
      WHERE x.name <> ALL (coalesce(p_source_names, '{}'))
@@ -525,6 +572,19 @@ AS $$
                     -- a normalised name is letters and digits; quote anything else anyway
                     || regexp_replace(x.name, '([^0-9A-Za-z\u00C0-\uD7A3])', '\\\1', 'g')
                     || CASE WHEN x.name ~ '[0-9]$' THEN '(?:[^0-9]|$)' ELSE '' END))
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_names_not_in(text[], text, text[]) FROM PUBLIC;
+
+-- study_card_missing_names(text, source_norm, source_names) -> text[]: the names of the
+-- text (study_card_names) the cited sources do not contain (study_card_names_not_in), in
+-- order, each once; empty when all are found. Errors: none.
+CREATE OR REPLACE FUNCTION study_card_missing_names(p_text text, p_source_norm text, p_source_names text[])
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = public, pg_temp
+SET standard_conforming_strings = on
+AS $$
+    SELECT study_card_names_not_in(study_card_names(p_text), p_source_norm, p_source_names)
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_missing_names(text, text, text[]) FROM PUBLIC;
 
@@ -550,14 +610,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
 SET standard_conforming_strings = on
 AS $$
-    SELECT coalesce(array_agg(DISTINCT k.key), '{}')
-      FROM study_card_number_tokens(p_text) AS t
-     CROSS JOIN LATERAL (
-         SELECT t.quantity AS key WHERE t.kind <> 'name'
-         UNION ALL SELECT t.num || '*' WHERE t.kind <> 'name'
-         UNION ALL SELECT trim_scale(d[1]::numeric)::text || '*'
-                     FROM regexp_matches(t.match, '[0-9]+(?:\.[0-9]+)?', 'g') AS d
-                    WHERE t.kind = 'name') AS k
+    SELECT f.keys FROM study_card_number_facts(p_text) AS f
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_quantity_keys(text) FROM PUBLIC;
 
@@ -572,13 +625,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
 SET standard_conforming_strings = on
 AS $$
-    SELECT coalesce(array_agg(c.quantity ORDER BY c.first), '{}')
-      FROM (SELECT t.quantity, CASE WHEN t.unit IS NULL THEN t.num || '*' ELSE t.quantity END AS needs,
-                   min(t.ord) AS first
-              FROM study_card_number_tokens(p_card_text) AS t
-             WHERE t.kind <> 'name'
-             GROUP BY 1, 2) AS c
-     WHERE c.needs <> ALL (coalesce(p_evidence_keys, '{}'))
+    SELECT f.unsupported FROM study_card_number_facts(p_card_text, p_evidence_keys) AS f
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_unsupported_quantities(text, text[]) FROM PUBLIC;
 

@@ -292,6 +292,7 @@ DECLARE
     v_index integer;
     v_handle text;
     v_missing text[];
+    v_names text[];
     v_card_text text;
 BEGIN
     detail := study_card_shape_problem(p_card);
@@ -332,16 +333,18 @@ BEGIN
         IF study_card_in_place(v_item ->> 'quote', p_sources #>> ARRAY[v_handle, 'text']) THEN
             CONTINUE;  -- verbatim: its numbers and names are the source's
         END IF;
-        v_missing := study_card_unsupported_quantities(
-            v_item ->> 'quote', ARRAY(SELECT jsonb_array_elements_text(p_sources #> ARRAY[v_handle, 'keys'])));
+        -- one read of the quote for its numbers and its names
+        SELECT f.unsupported, f.names INTO v_missing, v_names
+          FROM study_card_number_facts(v_item ->> 'quote',
+                                       ARRAY(SELECT jsonb_array_elements_text(p_sources #> ARRAY[v_handle, 'keys']))) AS f;
         IF cardinality(v_missing) > 0 THEN
             reason := 'evidence_not_found';
             detail := format('evidence %s: the quote''s number %s is not a number of %s',
                              v_index, array_to_string(v_missing, ', '), v_item ->> 'source');
             RETURN;
         END IF;
-        v_missing := study_card_missing_names(v_item ->> 'quote', p_sources #>> ARRAY[v_handle, 'norm'],
-                                              ARRAY(SELECT jsonb_array_elements_text(p_sources #> ARRAY[v_handle, 'names'])));
+        v_missing := study_card_names_not_in(v_names, p_sources #>> ARRAY[v_handle, 'norm'],
+                                             ARRAY(SELECT jsonb_array_elements_text(p_sources #> ARRAY[v_handle, 'names'])));
         IF cardinality(v_missing) > 0 THEN
             reason := 'evidence_not_found';
             detail := format('evidence %s: the quote''s name %s is not a name of %s',
@@ -350,16 +353,18 @@ BEGIN
         END IF;
     END LOOP;
     v_card_text := study_card_card_text(p_card);
-    v_missing := study_card_unsupported_quantities(v_card_text, study_card_quantity_keys(
-        (SELECT string_agg(e.value ->> 'quote', E'\n') FROM jsonb_array_elements(v_evidence) AS e)));
+    -- one read of the card's text for its numbers and its names
+    SELECT f.unsupported, f.names INTO v_missing, v_names
+      FROM study_card_number_facts(v_card_text, study_card_quantity_keys(
+               (SELECT string_agg(e.value ->> 'quote', E'\n') FROM jsonb_array_elements(v_evidence) AS e))) AS f;
     IF cardinality(v_missing) > 0 THEN
         reason := 'quantity_unsupported';
         detail := array_to_string(v_missing, ', ') || ' not in evidence';
         RETURN;
     END IF;
     -- the cited handles once each; each source's text is read out of p_sources once
-    v_missing := (SELECT study_card_missing_names(
-                             v_card_text,
+    v_missing := (SELECT study_card_names_not_in(
+                             v_names,
                              string_agg(p_sources #>> ARRAY[c.handle, 'norm'], '|'),
                              ARRAY(SELECT DISTINCT n.name
                                      FROM unnest(array_agg(c.handle)) AS h(handle),
@@ -475,9 +480,10 @@ BEGIN
                                                         v_sources #>> ARRAY[item.value ->> 'source', 'norm'])) > 0)
     LOOP
         v_raw := study_card_source_text(p_handles -> v_handle ->> 'kind', (p_handles -> v_handle ->> 'id')::bigint);
-        v_sources := jsonb_set(v_sources, ARRAY[v_handle], (v_sources -> v_handle) || jsonb_build_object(
-            'keys', to_jsonb(ARRAY(SELECT DISTINCT k FROM unnest(study_card_quantity_keys(v_raw)) AS k)),
-            'names', to_jsonb(ARRAY(SELECT DISTINCT n FROM unnest(study_card_names(v_raw)) AS n))));
+        -- one read for both (study_card_number_facts: each distinct already)
+        v_sources := jsonb_set(v_sources, ARRAY[v_handle], (v_sources -> v_handle) || (
+            SELECT jsonb_build_object('keys', to_jsonb(f.keys), 'names', to_jsonb(f.names))
+              FROM study_card_number_facts(v_raw) AS f));
     END LOOP;
     RETURN v_sources;
 END
@@ -1215,37 +1221,40 @@ CREATE FUNCTION public.study_card_leaks(p_answer text, p_visible text) RETURNS b
              WHERE CASE WHEN char_length(a.norm) = 1 THEN run[1] = a.norm ELSE strpos(run[1], a.norm) > 0 END)
         -- a number answer (one number, with or without a unit): only as a whole number of
         -- the same value whose unit is the answer's or none ('1' not through '1970년',
-        -- '30' through '30%')
-        WHEN number.value IS NOT NULL THEN EXISTS (
-            SELECT FROM study_card_quantities(p_visible) AS q
-             WHERE q.value = number.value
-               AND (q.unit IS NULL OR number.unit IS NULL OR q.unit = number.unit))
-        -- one character: only as a whole token ('B' through 'A와 B 중', not 'BCNF')
-        WHEN char_length(a.norm) = 1 THEN a.norm = ANY (study_card_tokens(p_visible))
-        -- an answer written with operators is compared with them: (*p).age is not p->age
-        -- (a hyphen alone joins words: 클라이언트-서버, 3-way); both without white space,
-        -- lower-cased
-        WHEN replace(a.compact, '-', '') ~ ('[' || study_card_operators() || ']') THEN strpos(v.compact, a.compact) > 0
-        -- anything else: as a substring, or when it has two or more tokens of two or more
-        -- characters (SQL keywords not counted), at least one a content token (not a
-        -- generic word), and every content token is a substring ('클라이언트-서버 패턴'
-        -- through '서버와 클라이언트가 나뉜 구조는?')
-        ELSE strpos(v.norm, a.norm) > 0
-             OR (SELECT count(*) >= 2 AND count(*) FILTER (WHERE t.content) >= 1
-                        AND coalesce(bool_and(strpos(v.norm, t.token) > 0) FILTER (WHERE t.content), false)
-                   FROM (SELECT u.token, u.token <> ALL (study_card_generic_words()) AS content
-                           FROM unnest(study_card_tokens(p_answer)) AS u(token)
-                          WHERE char_length(u.token) >= 2 AND u.token <> ALL (study_card_keywords())) AS t)
+        -- '30' through '30%'); NULL, to the rules after it, when the answer is not one
+        -- number. The answer is read here, inside the CASE (coalesce evaluates lazily), and
+        -- once (count(*) OVER ()): no read when an earlier branch decides (a cloze
+        -- deletion without a hint, a symbol answer); a read costs about 0.6 ms.
+        ELSE coalesce(
+            (SELECT EXISTS (SELECT FROM study_card_quantities(p_visible) AS q
+                             WHERE q.value = number.value
+                               AND (q.unit IS NULL OR number.unit IS NULL OR q.unit = number.unit))
+               FROM (SELECT q.value, q.unit, q.match, count(*) OVER () AS numbers
+                       FROM study_card_quantities(p_answer) AS q) AS number
+              WHERE number.numbers = 1 AND number.value IS NOT NULL AND study_card_norm(number.match) = a.norm),
+            CASE
+            -- one character: only as a whole token ('B' through 'A와 B 중', not 'BCNF')
+            WHEN char_length(a.norm) = 1 THEN a.norm = ANY (study_card_tokens(p_visible))
+            -- an answer written with operators is compared with them: (*p).age is not
+            -- p->age (a hyphen alone joins words: 클라이언트-서버, 3-way); both without
+            -- white space, lower-cased
+            WHEN replace(a.compact, '-', '') ~ ('[' || study_card_operators() || ']') THEN strpos(v.compact, a.compact) > 0
+            -- anything else: as a substring, or when it has two or more tokens of two or
+            -- more characters (SQL keywords not counted), at least one a content token (not
+            -- a generic word), and every content token is a substring ('클라이언트-서버
+            -- 패턴' through '서버와 클라이언트가 나뉜 구조는?')
+            ELSE strpos(v.norm, a.norm) > 0
+                 OR (SELECT count(*) >= 2 AND count(*) FILTER (WHERE t.content) >= 1
+                            AND coalesce(bool_and(strpos(v.norm, t.token) > 0) FILTER (WHERE t.content), false)
+                       FROM (SELECT u.token, u.token <> ALL (study_card_generic_words()) AS content
+                               FROM unnest(study_card_tokens(p_answer)) AS u(token)
+                              WHERE char_length(u.token) >= 2 AND u.token <> ALL (study_card_keywords())) AS t)
+            END)
     END
       FROM (SELECT coalesce(study_card_norm(p_answer), '') AS norm,
                    lower(regexp_replace(study_card_visible(p_answer), '[' || study_card_spaces() || ']', '', 'g')) AS compact) AS a
      CROSS JOIN (SELECT study_card_norm(p_visible) AS norm,
                         lower(regexp_replace(study_card_visible(p_visible), '[' || study_card_spaces() || ']', '', 'g')) AS compact) AS v
-      LEFT JOIN LATERAL (
-          SELECT q.value, q.unit
-            FROM study_card_quantities(p_answer) AS q
-           WHERE study_card_norm(q.match) = a.norm AND q.value IS NOT NULL
-             AND (SELECT count(*) FROM study_card_quantities(p_answer)) = 1) AS number ON true
 $$;
 
 CREATE FUNCTION public.study_card_lease_end(p_lease_expires_at timestamp with time zone, p_lease_renewed_at timestamp with time zone) RETURNS timestamp with time zone
@@ -1407,9 +1416,25 @@ CREATE FUNCTION public.study_card_missing_names(p_text text, p_source_norm text,
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'public', 'pg_temp'
     SET standard_conforming_strings TO 'on'
+    AS $$
+    SELECT study_card_names_not_in(study_card_names(p_text), p_source_norm, p_source_names)
+$$;
+
+CREATE FUNCTION public.study_card_names(p_text text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
+    AS $$
+    SELECT f.names FROM study_card_number_facts(p_text, NULL, true) AS f
+$$;
+
+CREATE FUNCTION public.study_card_names_not_in(p_names text[], p_source_norm text, p_source_names text[]) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
     AS $_$
     SELECT coalesce(array_agg(x.name ORDER BY x.ord), '{}')
-      FROM unnest(study_card_names(p_text)) WITH ORDINALITY AS x(name, ord)
+      FROM unnest(p_names) WITH ORDINALITY AS x(name, ord)
      -- missing: not one of the sources' names (source_norm alone cannot tell a longer
      -- number from two tokens it glued together: 'IPv4 32비트' normalises to 'ipv432비트')
      WHERE x.name <> ALL (coalesce(p_source_names, '{}'))
@@ -1422,18 +1447,6 @@ CREATE FUNCTION public.study_card_missing_names(p_text text, p_source_norm text,
                     || regexp_replace(x.name, '([^0-9A-Za-z\u00C0-\uD7A3])', '\\\1', 'g')
                     || CASE WHEN x.name ~ '[0-9]$' THEN '(?:[^0-9]|$)' ELSE '' END))
 $_$;
-
-CREATE FUNCTION public.study_card_names(p_text text) RETURNS text[]
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    SET search_path TO 'public', 'pg_temp'
-    SET standard_conforming_strings TO 'on'
-    AS $$
-    SELECT coalesce(array_agg(n.name ORDER BY n.first), '{}')
-      FROM (SELECT t.name, min(t.ord) AS first
-              FROM study_card_number_tokens(p_text, true) AS t
-             WHERE t.kind = 'name' AND t.name <> ''
-             GROUP BY t.name) AS n
-$$;
 
 CREATE FUNCTION public.study_card_near_duplicate(p_answer_key text, p_prompt text, p_quotes text[], p_other_answer_key text, p_other_prompt text, p_other_quotes text[]) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -1491,6 +1504,42 @@ CREATE FUNCTION public.study_card_notify(p_runnable integer) RETURNS void
     AS $$
     SELECT pg_notify('study_card_jobs', jsonb_build_object('count', p_runnable)::text)
      WHERE p_runnable > 0
+$$;
+
+CREATE FUNCTION public.study_card_number_facts(p_text text, p_evidence_keys text[] DEFAULT NULL::text[], p_names_only boolean DEFAULT false, OUT keys text[], OUT names text[], OUT unsupported text[]) RETURNS record
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
+    AS $$
+    WITH t AS MATERIALIZED (SELECT * FROM study_card_number_tokens(p_text, p_names_only))
+    SELECT
+        -- what the numbers can support: each number's quantity ('1972년') and its any-unit
+        -- key ('1972*'); the digits inside names only an any-unit key ('IPv4' gives '4*');
+        -- distinct, sorted
+        (SELECT coalesce(array_agg(DISTINCT k.key), '{}')
+           FROM t
+          CROSS JOIN LATERAL (
+              SELECT t.quantity AS key WHERE t.kind <> 'name'
+              UNION ALL SELECT t.num || '*' WHERE t.kind <> 'name'
+              UNION ALL SELECT trim_scale(d[1]::numeric)::text || '*'
+                          FROM regexp_matches(t.match, '[0-9]+(?:\.[0-9]+)?', 'g') AS d
+                         WHERE t.kind = 'name') AS k),
+        -- the names, each once, in order of first appearance
+        (SELECT coalesce(array_agg(n.name ORDER BY n.first), '{}')
+           FROM (SELECT t.name, min(t.ord) AS first
+                   FROM t
+                  WHERE t.kind = 'name' AND t.name <> ''
+                  GROUP BY t.name) AS n),
+        -- the quantities (canonical, each once, in order of first appearance) the keys do
+        -- not support: a number with a unit needs that quantity, a unitless one its
+        -- any-unit key (docs/cards.md, "Numbers")
+        (SELECT coalesce(array_agg(c.quantity ORDER BY c.first), '{}')
+           FROM (SELECT t.quantity, CASE WHEN t.unit IS NULL THEN t.num || '*' ELSE t.quantity END AS needs,
+                        min(t.ord) AS first
+                   FROM t
+                  WHERE t.kind <> 'name'
+                  GROUP BY 1, 2) AS c
+          WHERE c.needs <> ALL (coalesce(p_evidence_keys, '{}')))
 $$;
 
 CREATE FUNCTION public.study_card_number_tokens(p_text text, p_names_only boolean DEFAULT false) RETURNS TABLE(ord integer, kind text, match text, value numeric, unit text, num text, quantity text, name text)
@@ -1926,14 +1975,7 @@ CREATE FUNCTION public.study_card_quantity_keys(p_text text) RETURNS text[]
     SET search_path TO 'public', 'pg_temp'
     SET standard_conforming_strings TO 'on'
     AS $$
-    SELECT coalesce(array_agg(DISTINCT k.key), '{}')
-      FROM study_card_number_tokens(p_text) AS t
-     CROSS JOIN LATERAL (
-         SELECT t.quantity AS key WHERE t.kind <> 'name'
-         UNION ALL SELECT t.num || '*' WHERE t.kind <> 'name'
-         UNION ALL SELECT trim_scale(d[1]::numeric)::text || '*'
-                     FROM regexp_matches(t.match, '[0-9]+(?:\.[0-9]+)?', 'g') AS d
-                    WHERE t.kind = 'name') AS k
+    SELECT f.keys FROM study_card_number_facts(p_text) AS f
 $$;
 
 CREATE FUNCTION public.study_card_quantity_words(p_list text) RETURNS text
@@ -2887,13 +2929,7 @@ CREATE FUNCTION public.study_card_unsupported_quantities(p_card_text text, p_evi
     SET search_path TO 'public', 'pg_temp'
     SET standard_conforming_strings TO 'on'
     AS $$
-    SELECT coalesce(array_agg(c.quantity ORDER BY c.first), '{}')
-      FROM (SELECT t.quantity, CASE WHEN t.unit IS NULL THEN t.num || '*' ELSE t.quantity END AS needs,
-                   min(t.ord) AS first
-              FROM study_card_number_tokens(p_card_text) AS t
-             WHERE t.kind <> 'name'
-             GROUP BY 1, 2) AS c
-     WHERE c.needs <> ALL (coalesce(p_evidence_keys, '{}'))
+    SELECT f.unsupported FROM study_card_number_facts(p_card_text, p_evidence_keys) AS f
 $$;
 
 CREATE FUNCTION public.study_card_unsupported_quantities(p_card_text text, p_evidence_text text) RETURNS text[]
@@ -3618,6 +3654,8 @@ REVOKE ALL ON FUNCTION public.study_card_missing_names(p_text text, p_source_nor
 
 REVOKE ALL ON FUNCTION public.study_card_names(p_text text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION public.study_card_names_not_in(p_names text[], p_source_norm text, p_source_names text[]) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION public.study_card_near_duplicate(p_answer_key text, p_prompt text, p_quotes text[], p_other_answer_key text, p_other_prompt text, p_other_quotes text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_next_status(p_error_code text, p_attempts integer, p_max_attempts integer) FROM PUBLIC;
@@ -3629,6 +3667,8 @@ REVOKE ALL ON FUNCTION public.study_card_norm_key(p_card_type text, p_cue text, 
 REVOKE ALL ON FUNCTION public.study_card_note_debounce() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_notify(p_runnable integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_number_facts(p_text text, p_evidence_keys text[], p_names_only boolean, OUT keys text[], OUT names text[], OUT unsupported text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_number_tokens(p_text text, p_names_only boolean) FROM PUBLIC;
 
