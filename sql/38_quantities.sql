@@ -467,19 +467,23 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_number_tokens(text, boolean) FROM PUBLIC;
 
--- study_card_number_facts(text, evidence_keys = NULL, names_only = false) -> (keys, names,
--- unsupported): what the guards need of a text, from one study_card_number_tokens read.
--- keys: study_card_quantity_keys; names: study_card_names; unsupported: study_card_
--- unsupported_quantities against evidence_keys (NULL supports nothing). names_only: the
--- reader's names_only read, keys and unsupported empty. Errors: none.
--- Why: the reader costs about 0.6 ms a call on a text with a candidate (its query's
--- executor start-up), so a guard that needs a text's quantities and names reads it once.
--- The names of a full read equal those of a names_only read (all 5,083 texts of
--- bench/quality, sample_data and the tests' literals, 802 with names) except where a Hanja
--- numeral's word swallows a 제: '三年제2장' names 2장 in a full read, 제2장 names_only.
-CREATE OR REPLACE FUNCTION study_card_number_facts(p_text text, p_evidence_keys text[] DEFAULT NULL,
-                                                   p_names_only boolean DEFAULT false,
-                                                   OUT keys text[], OUT names text[], OUT unsupported text[])
+-- study_card_number_facts(text, names_only = false) -> (keys, names, quantities, needs):
+-- what the guards need of a text, from one study_card_number_tokens read. keys:
+-- study_card_quantity_keys; names: study_card_names; quantities: the text's numbers
+-- (canonical, each once, in order of first appearance) and needs, beside each, the key
+-- that supports it (study_card_unsupported_quantities). names_only: the reader's
+-- names_only read, the other three empty. Errors: none.
+-- Why: the reader costs 0.6 ms a call on a text with a candidate, up to 4 ms where other
+-- regular expressions have pushed its own out of PostgreSQL's cache of 32 compiled ones;
+-- a guard that needs a text's numbers and names reads it once. The names of a full read
+-- equal those of a names_only read (all 5,099 texts of bench/quality, sample_data and the
+-- tests' literals, 806 with names) except where a Hanja numeral's word swallows a 제:
+-- '三年제2장' names 2장 in a full read, 제2장 names_only.
+-- Its first form (text, text[], boolean) never left development.
+DROP FUNCTION IF EXISTS study_card_number_facts(text, text[], boolean);
+CREATE OR REPLACE FUNCTION study_card_number_facts(p_text text, p_names_only boolean DEFAULT false,
+                                                   OUT keys text[], OUT names text[],
+                                                   OUT quantities text[], OUT needs text[])
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
 SET standard_conforming_strings = on
@@ -503,18 +507,18 @@ AS $$
                    FROM t
                   WHERE t.kind = 'name' AND t.name <> ''
                   GROUP BY t.name) AS n),
-        -- the quantities (canonical, each once, in order of first appearance) the keys do
-        -- not support: a number with a unit needs that quantity, a unitless one its
-        -- any-unit key (docs/cards.md, "Numbers")
-        (SELECT coalesce(array_agg(c.quantity ORDER BY c.first), '{}')
-           FROM (SELECT t.quantity, CASE WHEN t.unit IS NULL THEN t.num || '*' ELSE t.quantity END AS needs,
-                        min(t.ord) AS first
-                   FROM t
-                  WHERE t.kind <> 'name'
-                  GROUP BY 1, 2) AS c
-          WHERE c.needs <> ALL (coalesce(p_evidence_keys, '{}')))
+        -- the numbers and what supports each: a number with a unit needs that quantity, a
+        -- unitless one its any-unit key (docs/cards.md, "Numbers")
+        c.quantities, c.needs
+      FROM (SELECT coalesce(array_agg(g.quantity ORDER BY g.first), '{}') AS quantities,
+                   coalesce(array_agg(g.needs ORDER BY g.first), '{}') AS needs
+              FROM (SELECT t.quantity, CASE WHEN t.unit IS NULL THEN t.num || '*' ELSE t.quantity END AS needs,
+                           min(t.ord) AS first
+                      FROM t
+                     WHERE t.kind <> 'name'
+                     GROUP BY 1, 2) AS g) AS c
 $$;
-REVOKE EXECUTE ON FUNCTION study_card_number_facts(text, text[], boolean) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION study_card_number_facts(text, boolean) FROM PUBLIC;
 
 -- study_card_quantities(text) -> (ord, match, value, unit, quantity): the numbers the
 -- text states, in order (study_card_number_tokens without the names): match as written,
@@ -544,7 +548,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
 SET standard_conforming_strings = on
 AS $$
-    SELECT f.names FROM study_card_number_facts(p_text, NULL, true) AS f
+    SELECT f.names FROM study_card_number_facts(p_text, true) AS f
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_names(text) FROM PUBLIC;
 
@@ -614,6 +618,23 @@ AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_quantity_keys(text) FROM PUBLIC;
 
+-- study_card_unsupported_quantities(quantities, needs, evidence_keys) -> text[]: the
+-- quantities whose need (study_card_number_facts: the quantity, or for a unitless number
+-- its any-unit key) the keys (study_card_quantity_keys of the evidence) do not hold, in
+-- order; empty when all are supported; NULL keys support nothing. For a caller that has
+-- read the text with study_card_number_facts. Errors: none.
+CREATE OR REPLACE FUNCTION study_card_unsupported_quantities(p_quantities text[], p_needs text[], p_evidence_keys text[])
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = public, pg_temp
+SET standard_conforming_strings = on
+AS $$
+    SELECT coalesce(array_agg(x.quantity ORDER BY x.ord), '{}')
+      FROM unnest(p_quantities, p_needs) WITH ORDINALITY AS x(quantity, needs, ord)
+     WHERE x.needs <> ALL (coalesce(p_evidence_keys, '{}'))
+$$;
+REVOKE EXECUTE ON FUNCTION study_card_unsupported_quantities(text[], text[], text[]) FROM PUBLIC;
+
 -- study_card_unsupported_quantities(card_text, evidence_keys text[]) -> text[]: the
 -- card's quantities (canonical, each once, in order of first appearance) that the keys
 -- (study_card_quantity_keys of the evidence) do not support; empty when all are. A
@@ -625,7 +646,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
 SET standard_conforming_strings = on
 AS $$
-    SELECT f.unsupported FROM study_card_number_facts(p_card_text, p_evidence_keys) AS f
+    SELECT study_card_unsupported_quantities(f.quantities, f.needs, p_evidence_keys)
+      FROM study_card_number_facts(p_card_text) AS f
 $$;
 REVOKE EXECUTE ON FUNCTION study_card_unsupported_quantities(text, text[]) FROM PUBLIC;
 

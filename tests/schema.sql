@@ -292,6 +292,8 @@ DECLARE
     v_index integer;
     v_handle text;
     v_missing text[];
+    v_quantities text[];
+    v_needs text[];
     v_names text[];
     v_card_text text;
 BEGIN
@@ -334,9 +336,10 @@ BEGIN
             CONTINUE;  -- verbatim: its numbers and names are the source's
         END IF;
         -- one read of the quote for its numbers and its names
-        SELECT f.unsupported, f.names INTO v_missing, v_names
-          FROM study_card_number_facts(v_item ->> 'quote',
-                                       ARRAY(SELECT jsonb_array_elements_text(p_sources #> ARRAY[v_handle, 'keys']))) AS f;
+        SELECT f.quantities, f.needs, f.names INTO v_quantities, v_needs, v_names
+          FROM study_card_number_facts(v_item ->> 'quote') AS f;
+        v_missing := study_card_unsupported_quantities(
+            v_quantities, v_needs, ARRAY(SELECT jsonb_array_elements_text(p_sources #> ARRAY[v_handle, 'keys'])));
         IF cardinality(v_missing) > 0 THEN
             reason := 'evidence_not_found';
             detail := format('evidence %s: the quote''s number %s is not a number of %s',
@@ -353,14 +356,18 @@ BEGIN
         END IF;
     END LOOP;
     v_card_text := study_card_card_text(p_card);
-    -- one read of the card's text for its numbers and its names
-    SELECT f.unsupported, f.names INTO v_missing, v_names
-      FROM study_card_number_facts(v_card_text, study_card_quantity_keys(
-               (SELECT string_agg(e.value ->> 'quote', E'\n') FROM jsonb_array_elements(v_evidence) AS e))) AS f;
-    IF cardinality(v_missing) > 0 THEN
-        reason := 'quantity_unsupported';
-        detail := array_to_string(v_missing, ', ') || ' not in evidence';
-        RETURN;
+    -- one read of the card's text for its numbers and its names; the quotes are read only
+    -- when the card states a number
+    SELECT f.quantities, f.needs, f.names INTO v_quantities, v_needs, v_names
+      FROM study_card_number_facts(v_card_text) AS f;
+    IF cardinality(v_quantities) > 0 THEN
+        v_missing := study_card_unsupported_quantities(v_quantities, v_needs, study_card_quantity_keys(
+            (SELECT string_agg(e.value ->> 'quote', E'\n') FROM jsonb_array_elements(v_evidence) AS e)));
+        IF cardinality(v_missing) > 0 THEN
+            reason := 'quantity_unsupported';
+            detail := array_to_string(v_missing, ', ') || ' not in evidence';
+            RETURN;
+        END IF;
     END IF;
     -- the cited handles once each; each source's text is read out of p_sources once
     v_missing := (SELECT study_card_names_not_in(
@@ -450,6 +457,7 @@ CREATE FUNCTION public.study_card_cited_sources(p_handles jsonb, p_cards jsonb) 
     AS $$
 DECLARE
     v_sources jsonb;
+    v_items jsonb;  -- [{"source", "quote", "card"}]: the evidence items with a string quote
     v_handle text;
     v_raw text;
 BEGIN
@@ -468,17 +476,26 @@ BEGIN
 
     -- keys and names only for a source that a quote cites not study_card_in_place, or
     -- whose norm lacks a name of a card citing it: reading every number of a large
-    -- document costs seconds, and a verbatim quote needs none of it
-    FOR v_handle IN
-        SELECT DISTINCT item.value ->> 'source'
-          FROM jsonb_array_elements(p_cards) AS card
-         CROSS JOIN jsonb_array_elements(CASE WHEN jsonb_typeof(card.value -> 'evidence') = 'array'
-                                              THEN card.value -> 'evidence' ELSE '[]' END) AS item
-         WHERE v_sources ? (item.value ->> 'source') AND jsonb_typeof(item.value -> 'quote') = 'string'
-           AND (NOT study_card_in_place(item.value ->> 'quote', v_sources #>> ARRAY[item.value ->> 'source', 'text'])
-                OR cardinality(study_card_missing_names(study_card_card_text(card.value),
-                                                        v_sources #>> ARRAY[item.value ->> 'source', 'norm'])) > 0)
-    LOOP
+    -- document costs seconds, and a verbatim quote needs none of it. The cheap test first,
+    -- over all of a source's quotes: a card's names cost a read of its text (0.6 ms or
+    -- more), not needed once one quote is not in place.
+    SELECT coalesce(jsonb_agg(jsonb_build_object('source', item.value ->> 'source', 'quote', item.value ->> 'quote',
+                                                 'card', card.value)), '[]')
+      INTO v_items
+      FROM jsonb_array_elements(p_cards) AS card
+     CROSS JOIN jsonb_array_elements(CASE WHEN jsonb_typeof(card.value -> 'evidence') = 'array'
+                                          THEN card.value -> 'evidence' ELSE '[]' END) AS item
+     WHERE v_sources ? (item.value ->> 'source') AND jsonb_typeof(item.value -> 'quote') = 'string';
+    FOR v_handle IN SELECT DISTINCT i.value ->> 'source' FROM jsonb_array_elements(v_items) AS i LOOP
+        IF NOT EXISTS (SELECT FROM jsonb_array_elements(v_items) AS i
+                        WHERE i.value ->> 'source' = v_handle
+                          AND NOT study_card_in_place(i.value ->> 'quote', v_sources #>> ARRAY[v_handle, 'text'])) THEN
+            CONTINUE WHEN NOT EXISTS (
+                SELECT FROM jsonb_array_elements(v_items) AS i
+                 WHERE i.value ->> 'source' = v_handle
+                   AND cardinality(study_card_missing_names(study_card_card_text(i.value -> 'card'),
+                                                            v_sources #>> ARRAY[v_handle, 'norm'])) > 0);
+        END IF;
         v_raw := study_card_source_text(p_handles -> v_handle ->> 'kind', (p_handles -> v_handle ->> 'id')::bigint);
         -- one read for both (study_card_number_facts: each distinct already)
         v_sources := jsonb_set(v_sources, ARRAY[v_handle], (v_sources -> v_handle) || (
@@ -1425,7 +1442,7 @@ CREATE FUNCTION public.study_card_names(p_text text) RETURNS text[]
     SET search_path TO 'public', 'pg_temp'
     SET standard_conforming_strings TO 'on'
     AS $$
-    SELECT f.names FROM study_card_number_facts(p_text, NULL, true) AS f
+    SELECT f.names FROM study_card_number_facts(p_text, true) AS f
 $$;
 
 CREATE FUNCTION public.study_card_names_not_in(p_names text[], p_source_norm text, p_source_names text[]) RETURNS text[]
@@ -1506,7 +1523,7 @@ CREATE FUNCTION public.study_card_notify(p_runnable integer) RETURNS void
      WHERE p_runnable > 0
 $$;
 
-CREATE FUNCTION public.study_card_number_facts(p_text text, p_evidence_keys text[] DEFAULT NULL::text[], p_names_only boolean DEFAULT false, OUT keys text[], OUT names text[], OUT unsupported text[]) RETURNS record
+CREATE FUNCTION public.study_card_number_facts(p_text text, p_names_only boolean DEFAULT false, OUT keys text[], OUT names text[], OUT quantities text[], OUT needs text[]) RETURNS record
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'public', 'pg_temp'
     SET standard_conforming_strings TO 'on'
@@ -1530,16 +1547,16 @@ CREATE FUNCTION public.study_card_number_facts(p_text text, p_evidence_keys text
                    FROM t
                   WHERE t.kind = 'name' AND t.name <> ''
                   GROUP BY t.name) AS n),
-        -- the quantities (canonical, each once, in order of first appearance) the keys do
-        -- not support: a number with a unit needs that quantity, a unitless one its
-        -- any-unit key (docs/cards.md, "Numbers")
-        (SELECT coalesce(array_agg(c.quantity ORDER BY c.first), '{}')
-           FROM (SELECT t.quantity, CASE WHEN t.unit IS NULL THEN t.num || '*' ELSE t.quantity END AS needs,
-                        min(t.ord) AS first
-                   FROM t
-                  WHERE t.kind <> 'name'
-                  GROUP BY 1, 2) AS c
-          WHERE c.needs <> ALL (coalesce(p_evidence_keys, '{}')))
+        -- the numbers and what supports each: a number with a unit needs that quantity, a
+        -- unitless one its any-unit key (docs/cards.md, "Numbers")
+        c.quantities, c.needs
+      FROM (SELECT coalesce(array_agg(g.quantity ORDER BY g.first), '{}') AS quantities,
+                   coalesce(array_agg(g.needs ORDER BY g.first), '{}') AS needs
+              FROM (SELECT t.quantity, CASE WHEN t.unit IS NULL THEN t.num || '*' ELSE t.quantity END AS needs,
+                           min(t.ord) AS first
+                      FROM t
+                     WHERE t.kind <> 'name'
+                     GROUP BY 1, 2) AS g) AS c
 $$;
 
 CREATE FUNCTION public.study_card_number_tokens(p_text text, p_names_only boolean DEFAULT false) RETURNS TABLE(ord integer, kind text, match text, value numeric, unit text, num text, quantity text, name text)
@@ -2929,7 +2946,8 @@ CREATE FUNCTION public.study_card_unsupported_quantities(p_card_text text, p_evi
     SET search_path TO 'public', 'pg_temp'
     SET standard_conforming_strings TO 'on'
     AS $$
-    SELECT f.unsupported FROM study_card_number_facts(p_card_text, p_evidence_keys) AS f
+    SELECT study_card_unsupported_quantities(f.quantities, f.needs, p_evidence_keys)
+      FROM study_card_number_facts(p_card_text) AS f
 $$;
 
 CREATE FUNCTION public.study_card_unsupported_quantities(p_card_text text, p_evidence_text text) RETURNS text[]
@@ -2938,6 +2956,16 @@ CREATE FUNCTION public.study_card_unsupported_quantities(p_card_text text, p_evi
     SET standard_conforming_strings TO 'on'
     AS $$
     SELECT study_card_unsupported_quantities(p_card_text, study_card_quantity_keys(p_evidence_text))
+$$;
+
+CREATE FUNCTION public.study_card_unsupported_quantities(p_quantities text[], p_needs text[], p_evidence_keys text[]) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'public', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
+    AS $$
+    SELECT coalesce(array_agg(x.quantity ORDER BY x.ord), '{}')
+      FROM unnest(p_quantities, p_needs) WITH ORDINALITY AS x(quantity, needs, ord)
+     WHERE x.needs <> ALL (coalesce(p_evidence_keys, '{}'))
 $$;
 
 CREATE FUNCTION public.study_card_without_options(p_cue text) RETURNS text
@@ -3668,7 +3696,7 @@ REVOKE ALL ON FUNCTION public.study_card_note_debounce() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_notify(p_runnable integer) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION public.study_card_number_facts(p_text text, p_evidence_keys text[], p_names_only boolean, OUT keys text[], OUT names text[], OUT unsupported text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.study_card_number_facts(p_text text, p_names_only boolean, OUT keys text[], OUT names text[], OUT quantities text[], OUT needs text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_number_tokens(p_text text, p_names_only boolean) FROM PUBLIC;
 
@@ -3762,6 +3790,8 @@ REVOKE ALL ON FUNCTION public.study_card_unit_word_pattern(p_level text) FROM PU
 REVOKE ALL ON FUNCTION public.study_card_unsupported_quantities(p_card_text text, p_evidence_keys text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_unsupported_quantities(p_card_text text, p_evidence_text text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.study_card_unsupported_quantities(p_quantities text[], p_needs text[], p_evidence_keys text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.study_card_without_options(p_cue text) FROM PUBLIC;
 

@@ -334,17 +334,23 @@ def test_invisible_characters_do_not_split_or_hide_a_number(db):
 
 
 def test_one_read_gives_what_the_separate_functions_give(db):
-    """study_card_number_facts: keys, names and unsupported quantities of one read are those
-    of study_card_quantity_keys, study_card_names and study_card_unsupported_quantities."""
+    """study_card_number_facts: keys, names and quantities of one read are those of
+    study_card_quantity_keys, study_card_names and study_card_unsupported_quantities."""
     texts = ["1972년 3.50% 10,000건 IPv4 ١٩٧٢년 삼 년 30", "IPv4 col2 제2정규형 ISO 9001 TAB2 B", "숫자 없음", "",
-             "CPU 4개, Python 3.11, 1만 명의 사원, 10 초과, 一九七二年", "col2 col2 2NF 3계층 10진수 1번"]
+             "CPU 4개, Python 3.11, 1만 명의 사원, 10 초과, 一九七二年 1972년", "col2 col2 2NF 3계층 10진수 1번"]
     rows = db.execute(
         "SELECT f.keys = study_card_quantity_keys(x.t), f.names = study_card_names(x.t),"
-        " f.unsupported = study_card_unsupported_quantities(x.t, ARRAY['1972년', '4*']),"
-        " (study_card_number_facts(x.t, NULL, true)).names = study_card_names(x.t)"
-        " FROM unnest(%s::text[]) AS x(t), study_card_number_facts(x.t, ARRAY['1972년', '4*']) AS f", (texts,)).fetchall()
-    assert rows == [(True, True, True, True)] * len(texts)
-    assert db.execute("SELECT * FROM study_card_number_facts(NULL)").fetchone() == ([], [], [])
+        " f.quantities = study_card_unsupported_quantities(x.t, NULL::text[]),"
+        " study_card_unsupported_quantities(f.quantities, f.needs, ARRAY['1972년', '4*'])"
+        " = study_card_unsupported_quantities(x.t, ARRAY['1972년', '4*']),"
+        " (study_card_number_facts(x.t, true)).names = study_card_names(x.t)"
+        " FROM unnest(%s::text[]) AS x(t), study_card_number_facts(x.t) AS f", (texts,)).fetchall()
+    assert rows == [(True, True, True, True, True)] * len(texts)
+    assert db.execute("SELECT f.quantities, f.needs FROM study_card_number_facts('3년, 30, 3년, ٣') AS f").fetchone() == (
+        ["3년", "30", "٣"], ["3년", "30*", "٣*"])
+    assert db.execute("SELECT * FROM study_card_number_facts(NULL)").fetchone() == ([], [], [], [])
+    assert db.execute("SELECT study_card_unsupported_quantities(ARRAY['3년', '30'], ARRAY['3년', '30*'], ARRAY['30*'])"
+                      ).fetchone()[0] == ["3년"]
     assert db.execute("SELECT study_card_names_not_in(ARRAY['col2', 'ipv4'], 'col20 ipv4', NULL)").fetchone()[0] == ["col2"]
 
 
@@ -372,8 +378,9 @@ FUNCTIONS = [
     "study_card_unit_word_pattern(text)",
     "study_card_numeral_value(text)",
     "study_card_number_tokens(text, boolean)",
-    "study_card_number_facts(text, text[], boolean)",
+    "study_card_number_facts(text, boolean)",
     "study_card_names_not_in(text[], text, text[])",
+    "study_card_unsupported_quantities(text[], text[], text[])",
     "study_card_quantities(text)",
     "study_card_names(text)",
     "study_card_missing_names(text, text, text[])",
