@@ -156,8 +156,22 @@ def test_all_dropped_completes_the_job_and_flags_the_question(db, question):
 
 
 def test_an_empty_card_list_is_all_dropped_too(db, question):
-    report = commit(db, held_and_gathered(db, "question", question), [])
-    assert (report["status"], report["error_code"], report["dropped"]) == ("completed", "all_dropped", [])
+    [old] = commit(db, held_and_gathered(db, "question", question), [qa("TCP가 속한 계층은?", "전송 계층", Q_TCP)])["kept"]
+    job_id = new_version(db, question)
+    # commit_cards does not call study_card_judge for an empty list: what it would have said
+    assert db.execute("SELECT study_card_judge(j, '[]') FROM study_memo_card_jobs j WHERE id = %s",
+                      (job_id,)).fetchone()[0] == {"survivors": [], "dropped": []}
+    dry = db.execute("SELECT study_card_check_result(%s, 'w1', %s)", (job_id, Jsonb({"cards": []}))).fetchone()[0]
+    assert dry == {"job_id": job_id, "status": "completed", "error_code": "all_dropped", "kept": [], "dropped": []}
+
+    report = commit(db, job_id, [])
+    assert report == {"job_id": job_id, "status": "completed", "error_code": "all_dropped", "kept": [],
+                      "retired": [old], "dropped": []}
+    job = job_row(db, job_id)
+    assert (job["status"], job["error_code"], job["error_message"]) == (
+        "completed", "all_dropped", "no card passed the guards (0 dropped)")
+    assert db.execute("SELECT needs_review, needs_review_reason FROM study_questions WHERE id = %s",
+                      (question,)).fetchone() == (True, "all_dropped")
 
 
 def test_needs_review_from_the_model_flags_the_question_and_keeps_the_cards(db, question):
