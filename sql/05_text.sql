@@ -51,6 +51,7 @@ CREATE OR REPLACE FUNCTION study_card_question_choices(p_choices jsonb)
 RETURNS TABLE (ord integer, key text, body text, line text)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
+SET plan_cache_mode = force_generic_plan  -- planned once per session, not per call (bench/README.md, llm_overhead)
 AS $$
     -- a JSON array, in order: key is the position; line the label and the choice, or the
     -- choice as stored when it already begins with a circled number; a JSON null choice
@@ -85,6 +86,7 @@ CREATE OR REPLACE FUNCTION study_card_question_answer(p_choices jsonb, p_answer 
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
+SET plan_cache_mode = force_generic_plan  -- planned once per session, not per call (bench/README.md, llm_overhead)
 AS $$
     SELECT CASE WHEN NOT study_card_is_blank(p_answer) THEN
         -- a choice named by its number or label ('1', '③', '1번', '(1)'; 'A', '(A)' for
@@ -111,6 +113,7 @@ CREATE OR REPLACE FUNCTION study_card_query_words(p_text text)
 RETURNS TABLE (word text, pos integer, latin boolean)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
+SET plan_cache_mode = force_generic_plan  -- planned once per session, not per call (bench/README.md, llm_overhead)
 AS $$
     SELECT w.word, w.pos, w.latin
       FROM (SELECT CASE WHEN t.latin THEN t.token

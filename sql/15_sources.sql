@@ -10,6 +10,7 @@ CREATE OR REPLACE FUNCTION study_card_source(p_kind text, p_id bigint)
 RETURNS TABLE (user_id bigint, topic_id bigint, version timestamptz, ready boolean)
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = public, pg_temp
+SET plan_cache_mode = force_generic_plan  -- planned once per session, not per call (bench/README.md, llm_overhead)
 AS $$
     -- ready: a non-blank explanation with its version; a non-blank note body; a document
     -- with a non-blank chunk
@@ -36,6 +37,7 @@ REVOKE ALL ON FUNCTION study_card_source(text, bigint) FROM PUBLIC;
 CREATE OR REPLACE FUNCTION study_card_source_text(p_kind text, p_id bigint) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = public, pg_temp
+SET plan_cache_mode = force_generic_plan  -- planned once per session, not per call (bench/README.md, llm_overhead)
 AS $$
     SELECT CASE p_kind
         -- each part from the start of a line, a blank part left out; 보기: the choices'

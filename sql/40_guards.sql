@@ -78,6 +78,7 @@ CREATE OR REPLACE FUNCTION study_card_leaks(p_answer text, p_visible text)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = public, pg_temp
+SET plan_cache_mode = force_generic_plan  -- planned once per session, not per call (bench/README.md, llm_overhead)
 SET standard_conforming_strings = on
 AS $$
     SELECT CASE

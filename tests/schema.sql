@@ -1229,6 +1229,7 @@ CREATE FUNCTION public.study_card_keywords() RETURNS text[]
 CREATE FUNCTION public.study_card_leaks(p_answer text, p_visible text) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     SET standard_conforming_strings TO 'on'
     AS $$
     SELECT CASE
@@ -2039,6 +2040,7 @@ $$;
 CREATE FUNCTION public.study_card_query_words(p_text text) RETURNS TABLE(word text, pos integer, latin boolean)
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $_$
     SELECT w.word, w.pos, w.latin
       FROM (SELECT CASE WHEN t.latin THEN t.token
@@ -2062,6 +2064,7 @@ $_$;
 CREATE FUNCTION public.study_card_question_answer(p_choices jsonb, p_answer text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
     SELECT CASE WHEN NOT study_card_is_blank(p_answer) THEN
         -- a choice named by its number or label ('1', '③', '1번', '(1)'; 'A', '(A)' for
@@ -2081,6 +2084,7 @@ $$;
 CREATE FUNCTION public.study_card_question_choices(p_choices jsonb) RETURNS TABLE(ord integer, key text, body text, line text)
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $_$
     -- a JSON array, in order: key is the position; line the label and the choice, or the
     -- choice as stored when it already begins with a circled number; a JSON null choice
@@ -2778,6 +2782,7 @@ $$;
 CREATE FUNCTION public.study_card_source(p_kind text, p_id bigint) RETURNS TABLE(user_id bigint, topic_id bigint, version timestamp with time zone, ready boolean)
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path TO 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
     -- ready: a non-blank explanation with its version; a non-blank note body; a document
     -- with a non-blank chunk
@@ -2856,6 +2861,7 @@ $$;
 CREATE FUNCTION public.study_card_source_text(p_kind text, p_id bigint) RETURNS text
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path TO 'public', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
     SELECT CASE p_kind
         -- each part from the start of a line, a blank part left out; 보기: the choices'
