@@ -319,7 +319,7 @@ BEGIN
     -- syllables is slow per call; {'level:word': unit or null}; 'N분의 M' is a fraction
     unit_map AS (
         SELECT coalesce(jsonb_object_agg(d.key,
-                   CASE WHEN split_part(d.key, ':', 2) !~ '^분의' THEN
+                   CASE WHEN left(split_part(d.key, ':', 2), 2) <> '분의' THEN  -- no expression: see study_card_in_place
                        (SELECT coalesce(v[1], v[2], v[3])
                           FROM regexp_match(split_part(d.key, ':', 2),
                                             CASE split_part(d.key, ':', 1)

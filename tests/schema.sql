@@ -1100,14 +1100,18 @@ CREATE FUNCTION public.study_card_in_place(p_quote text, p_text text) RETURNS bo
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'public', 'pg_temp'
     SET standard_conforming_strings TO 'on'
-    AS $_$
+    AS $$
+    -- the quote's first and last characters tested alone, with the one expression the
+    -- text's are: PostgreSQL keeps 32 compiled expressions per session, and a job's
+    -- gather and guards use about that many (bench/README.md, llm_overhead)
     SELECT q.quote <> '' AND p.at > 0
-           AND NOT (q.quote ~ '^[0-9A-Za-z]' AND substr(p_text, p.at - 1, 1) ~ '[0-9A-Za-z]')
-           AND NOT (q.quote ~ '[0-9A-Za-z]$' AND substr(p_text, p.at + char_length(q.quote), 1) ~ '[0-9A-Za-z]')
-           AND NOT (q.quote ~ '[0-9]$' AND substr(p_text, p.at + char_length(q.quote), 2) ~ '^[.,][0-9]')
+           AND NOT (left(q.quote, 1) ~ '[0-9A-Za-z]' AND substr(p_text, p.at - 1, 1) ~ '[0-9A-Za-z]')
+           AND NOT (right(q.quote, 1) ~ '[0-9A-Za-z]' AND substr(p_text, p.at + char_length(q.quote), 1) ~ '[0-9A-Za-z]')
+           AND NOT (strpos('0123456789', right(q.quote, 1)) > 0
+                    AND substr(p_text, p.at + char_length(q.quote), 2) ~ '^[.,][0-9]')
       FROM (SELECT btrim(study_card_collapsed(p_quote)) AS quote) AS q
      CROSS JOIN LATERAL (SELECT strpos(p_text, q.quote) AS at) AS p
-$_$;
+$$;
 
 CREATE FUNCTION public.study_card_is_blank(p_text text) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -1742,7 +1746,7 @@ BEGIN
     -- syllables is slow per call; {'level:word': unit or null}; 'N분의 M' is a fraction
     unit_map AS (
         SELECT coalesce(jsonb_object_agg(d.key,
-                   CASE WHEN split_part(d.key, ':', 2) !~ '^분의' THEN
+                   CASE WHEN left(split_part(d.key, ':', 2), 2) <> '분의' THEN  -- no expression: see study_card_in_place
                        (SELECT coalesce(v[1], v[2], v[3])
                           FROM regexp_match(split_part(d.key, ':', 2),
                                             CASE split_part(d.key, ':', 1)
@@ -2743,9 +2747,10 @@ BEGIN
                           v_field, char_length(p_card ->> v_field), v_limit);
         END IF;
         -- bidi controls (U+202A-202E, U+2066-2069) make a text display in another order
-        -- than the guards compare it
-        v_bidi := substring(p_card ->> v_field FROM '[\u202A-\u202E\u2066-\u2069]');
-        IF v_bidi IS NOT NULL THEN
+        -- than the guards compare it. Tested with ~ as the sources are; substring (which
+        -- PostgreSQL compiles and caches apart from ~) only to name the one found
+        IF (p_card ->> v_field) ~ '[\u202A-\u202E\u2066-\u2069]' THEN
+            v_bidi := substring(p_card ->> v_field FROM '[\u202A-\u202E\u2066-\u2069]');
             RETURN format('%s contains the bidi control U+%s, which reorders what a learner sees',
                           v_field, upper(to_hex(ascii(v_bidi))));
         ELSIF study_card_norm(p_card ->> v_field) = '' THEN
