@@ -482,8 +482,6 @@ REVOKE EXECUTE ON FUNCTION study_card_number_tokens(text, boolean) FROM PUBLIC;
 -- equal those of a names_only read (all 5,099 texts of bench/quality, sample_data and the
 -- tests' literals, 806 with names) except where a Hanja numeral's word swallows a 제:
 -- '三年제2장' names 2장 in a full read, 제2장 names_only.
--- Its first form (text, text[], boolean) never left development.
-DROP FUNCTION IF EXISTS study_card_number_facts(text, text[], boolean);
 CREATE OR REPLACE FUNCTION study_card_number_facts(p_text text, p_names_only boolean DEFAULT false,
                                                    OUT keys text[], OUT names text[],
                                                    OUT quantities text[], OUT needs text[])
